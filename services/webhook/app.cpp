@@ -1,0 +1,206 @@
+#include "app.hpp"
+
+#include <prometheus/counter.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "conveyor/bus/producer.hpp"
+#include "conveyor/bus/stop_signals.hpp"
+#include "conveyor/store/store.hpp"
+#include "handler.hpp"
+
+namespace conveyor::webhook {
+namespace {
+
+// How long a claimed-but-unfinished delivery blocks nothing: after this a
+// redelivery is treated as new. Longer than the Kafka delivery timeout.
+constexpr std::chrono::seconds kPendingTtl{120};
+// GitHub gives up on a delivery after 10 s; answer 503 well before that.
+constexpr std::chrono::milliseconds kDeliveryTimeout{5000};
+
+struct Metrics {
+  prometheus::Family<prometheus::Counter>& deliveries;
+  prometheus::Counter& duplicates;
+  prometheus::Counter& publish_failures;
+  prometheus::Counter& runs_started;
+
+  explicit Metrics(prometheus::Registry& r)
+      : deliveries(prometheus::BuildCounter()
+                       .Name("conveyor_webhook_deliveries_total")
+                       .Help("GitHub deliveries by outcome")
+                       .Register(r)),
+        duplicates(prometheus::BuildCounter()
+                       .Name("conveyor_webhook_duplicates_total")
+                       .Help("Redeliveries acknowledged without publishing")
+                       .Register(r)
+                       .Add({})),
+        publish_failures(prometheus::BuildCounter()
+                             .Name("conveyor_webhook_publish_failures_total")
+                             .Help("Deliveries answered 503 because Kafka or Redis could not take them")
+                             .Register(r)
+                             .Add({})),
+        runs_started(prometheus::BuildCounter()
+                         .Name("conveyor_webhook_runs_started_total")
+                         .Help("Pipeline runs started")
+                         .Register(r)
+                         .Add({})) {}
+};
+
+http::Response to_response(const Verdict& v) { return http::json_response(v.status, v.body.dump()); }
+
+http::Response unavailable(const std::string& why) {
+  return http::json_response(503, nlohmann::json{{"status", "unavailable"}, {"error", why}}.dump());
+}
+
+}  // namespace
+
+int run(runtime::Service& service) {
+  auto& log = service.logger;
+  const auto& cfg = service.config;
+
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stop_requested = false;
+  bus::on_stop_signal([&] {
+    std::lock_guard lock(stop_mu);
+    stop_requested = true;
+    stop_cv.notify_all();
+  });
+
+  auto secrets = runtime::resolve_secrets(cfg.webhook.secrets);
+  if (!secrets) {
+    log.error("cannot resolve webhook secret", {{"error", secrets.error().message}});
+    return 2;
+  }
+  bus::ProducerOptions producer_options;
+  producer_options.brokers = cfg.kafka.brokers;
+  producer_options.client_id = "conveyor-webhook";
+  producer_options.delivery_timeout = kDeliveryTimeout;
+  auto producer = bus::Producer::create(producer_options);
+  if (!producer) {
+    log.error("kafka producer", {{"error", producer.error().message}});
+    return 1;
+  }
+  store::RedisOptions redis_options;
+  redis_options.url = cfg.redis.url;
+  redis_options.timeout = cfg.redis.timeout;
+  redis_options.connections = cfg.webhook.threads + 1;
+  auto redis = store::Redis::connect(redis_options);
+  if (!redis) {
+    log.error("redis", {{"error", redis.error().message}});
+    return 1;
+  }
+  store::DeliveryDedupe dedupe(*redis);
+  Metrics metrics(*service.metrics);
+  const Handler handler(cfg.pipelines, std::move(*secrets), cfg.kafka.topic_prefix);
+  bus::Producer& kafka = **producer;
+
+  auto listen = http::parse_listen(cfg.webhook.listen);
+  if (!listen) {
+    log.error("webhook.listen", {{"error", listen.error().message}});
+    return 2;
+  }
+  http::ServerOptions options;
+  options.host = listen->first;
+  options.port = listen->second;
+  options.max_body_bytes = cfg.webhook.max_body_bytes;
+  options.threads = cfg.webhook.threads;
+  http::Server server(options);
+
+  server.route("POST", "/webhooks/github", [&](http::Request&& req, http::Reply reply) {
+    Delivery d;
+    d.event = req.header("X-GitHub-Event");
+    d.delivery_id = req.header("X-GitHub-Delivery");
+    d.signature = req.header("X-Hub-Signature-256");
+    d.content_type = req.header("Content-Type");
+    d.body = std::move(req.body);
+    auto verdict = std::make_shared<Verdict>(handler.handle(d));
+    metrics.deliveries.Add({{"outcome", verdict->outcome}}).Increment();
+    const std::string run_id = verdict->run_ids.empty() ? "" : verdict->run_ids.front();
+    log.info("delivery", {{"delivery_id", d.delivery_id},
+                          {"event", d.event},
+                          {"outcome", verdict->outcome},
+                          {"reason", verdict->reason},
+                          {"run_id", run_id}});
+    if (verdict->records.empty()) {
+      reply(to_response(*verdict));
+      return;
+    }
+    auto claimed = dedupe.claim(d.delivery_id, kPendingTtl);
+    if (!claimed) {
+      metrics.publish_failures.Increment();
+      log.warn("dedupe unavailable", {{"delivery_id", d.delivery_id}, {"error", claimed.error().message}});
+      reply(unavailable("state store unavailable"));
+      return;
+    }
+    if (*claimed == store::DeliveryState::done) {
+      metrics.duplicates.Increment();
+      reply(http::json_response(
+          200, nlohmann::json{{"status", "duplicate"}, {"delivery_id", d.delivery_id}}.dump()));
+      return;
+    }
+    // Publish every record; answer only when Kafka acknowledged all of them.
+    struct Pending {
+      std::mutex mu;
+      size_t left = 0;
+      std::optional<Error> error;
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->left = verdict->records.size();
+    const std::string delivery_id = d.delivery_id;
+    const auto ttl = cfg.webhook.dedupe_ttl;
+    for (const auto& record : verdict->records) {
+      kafka.produce(record, [&, pending, verdict, reply, delivery_id, ttl](Result<void> delivered) {
+        std::unique_lock lock(pending->mu);
+        if (!delivered && !pending->error) pending->error = delivered.error();
+        if (--pending->left != 0) return;
+        lock.unlock();
+        if (pending->error) {
+          metrics.publish_failures.Increment();
+          (void)dedupe.release(delivery_id);
+          log.warn("publish failed", {{"delivery_id", delivery_id}, {"error", pending->error->message}});
+          reply(unavailable("event bus unavailable; retry the delivery"));
+          return;
+        }
+        if (auto done = dedupe.complete(delivery_id, ttl); !done) {
+          // Published but not marked: a redelivery would publish again with the
+          // same ids, which downstream idempotency absorbs. Still a success.
+          log.warn("dedupe complete failed", {{"delivery_id", delivery_id}, {"error", done.error().message}});
+        }
+        metrics.runs_started.Increment(static_cast<double>(verdict->run_ids.size()));
+        reply(to_response(*verdict));
+      });
+    }
+  });
+
+  if (auto ok = server.start(); !ok) {
+    log.error("cannot listen", {{"listen", cfg.webhook.listen}, {"error", ok.error().message}});
+    return 1;
+  }
+  std::shared_ptr<store::Redis> redis_ptr = *redis;
+  auto admin = runtime::start_admin(service, {{"kafka", [&kafka] { return kafka.ping(); }},
+                                              {"redis", [redis_ptr] { return redis_ptr->ping(); }}});
+  if (!admin) {
+    log.error("cannot start admin endpoint", {{"error", admin.error().message}});
+    return 1;
+  }
+  const std::string webhook_addr = options.host + ":" + std::to_string(server.port());
+  log.info("listening", {{"webhook", webhook_addr},
+                         {"webhook_port", std::to_string(server.port())},
+                         {"admin_port", std::to_string((*admin)->port())}});
+
+  {
+    std::unique_lock lock(stop_mu);
+    stop_cv.wait(lock, [&] { return stop_requested; });
+  }
+  log.info("stopping: draining in-flight deliveries");
+  // Let in-flight deliveries get their Kafka verdict and answer, then close.
+  (void)kafka.flush(kDeliveryTimeout);
+  server.stop();
+  (*admin)->stop();
+  log.info("stopped");
+  return 0;
+}
+
+}  // namespace conveyor::webhook

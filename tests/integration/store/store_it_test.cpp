@@ -1,0 +1,143 @@
+// libs/store against the real Redis started by scripts/test.
+#include "conveyor/store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "conveyor/events/cloudevent.hpp"
+#include "service_process.hpp"
+
+namespace conveyor::store {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::shared_ptr<Redis> connect() {
+  auto r = Redis::connect({testing::redis_url(), 2000ms, 2});
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r.ok() ? *r : nullptr;
+}
+
+// A prefix per test so runs never see each other's keys.
+std::string prefix() { return "conveyor-it:" + events::new_uuid() + ":"; }
+
+TEST(Redis, PingAndBinarySafeArguments) {
+  auto redis = connect();
+  ASSERT_TRUE(redis);
+  EXPECT_TRUE(redis->ping().ok());
+  const std::string key = prefix() + "bin";
+  const std::string value("a\0b\r\n$3\r\nSET", 12);
+  ASSERT_TRUE(redis->command({"SET", key, value, "EX", "60"}).ok());
+  auto got = redis->command({"GET", key});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->str, value);
+  auto err = redis->command({"NOSUCHCOMMAND"});
+  ASSERT_FALSE(err.ok());
+  EXPECT_EQ(err.error().code, Errc::invalid_argument);
+}
+
+TEST(Redis, UnreachableServerIsUnavailable) {
+  auto r = Redis::connect({"redis://127.0.0.1:1", 500ms, 1});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::unavailable);
+  EXPECT_EQ(parse_redis_url("http://x").error().code, Errc::invalid_argument);
+  auto a = parse_redis_url("redis://localhost:6380/3");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "localhost");
+  EXPECT_EQ(a->port, 6380);
+  EXPECT_EQ(a->db, 3);
+}
+
+TEST(DeliveryDedupe, FreshThenInProgressThenDoneAndRelease) {
+  DeliveryDedupe d(connect(), prefix());
+  EXPECT_EQ(*d.claim("a", 60s), DeliveryState::fresh);
+  EXPECT_EQ(*d.claim("a", 60s), DeliveryState::in_progress);
+  ASSERT_TRUE(d.complete("a", 60s).ok());
+  EXPECT_EQ(*d.claim("a", 60s), DeliveryState::done);
+  EXPECT_EQ(*d.claim("b", 60s), DeliveryState::fresh);
+  ASSERT_TRUE(d.release("b").ok());
+  EXPECT_EQ(*d.claim("b", 60s), DeliveryState::fresh);
+}
+
+TEST(DeliveryDedupe, ConcurrentClaimsHaveOneWinner) {
+  DeliveryDedupe d(connect(), prefix());
+  std::atomic<int> fresh{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto s = d.claim("same", 60s);
+      if (s.ok() && *s == DeliveryState::fresh) fresh++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fresh.load(), 1);
+}
+
+TEST(OutcomeStore, SaveAndFind) {
+  OutcomeStore o(connect(), prefix());
+  auto none = o.find("run:test");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(o.save("run:test", R"({"records":[]})", 60s).ok());
+  auto some = o.find("run:test");
+  ASSERT_TRUE(some.ok());
+  ASSERT_TRUE(some->has_value());
+  EXPECT_EQ(**some, R"({"records":[]})");
+}
+
+TEST(RunStore, UpdateGetRecent) {
+  RunStore runs(connect(), prefix());
+  ASSERT_TRUE(runs.update("r1", {{"status", "queued"}, {"pipeline", "p"}}, 1000).ok());
+  ASSERT_TRUE(runs.update("r2", {{"status", "queued"}}, 2000).ok());
+  ASSERT_TRUE(runs.update("r1", {{"status", "running"}}, 3000).ok());  // index time stays 1000
+  auto r1 = runs.get("r1");
+  ASSERT_TRUE(r1.ok());
+  EXPECT_EQ((*r1)["status"], "running");
+  EXPECT_EQ((*r1)["pipeline"], "p");
+  auto recent = runs.recent(10);
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ(*recent, (std::vector<std::string>{"r2", "r1"}));
+  EXPECT_TRUE(runs.get("unknown")->empty());
+}
+
+TEST(Locks, ExclusiveWithGrowingFencingTokensAndExpiry) {
+  Locks locks(connect(), prefix());
+  auto a = locks.try_acquire("env:production", "deployer-a", 300ms);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a->has_value());
+  auto b = locks.try_acquire("env:production", "deployer-b", 300ms);
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->has_value());
+  // Another environment is independent.
+  auto other = locks.try_acquire("env:staging", "deployer-b", 300ms);
+  ASSERT_TRUE(other.ok() && other->has_value());
+
+  // The holder dies: the lease expires and the next holder gets a larger token.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::optional<LockLease> next;
+  while (!next && std::chrono::steady_clock::now() < deadline) {
+    auto t = locks.try_acquire("env:production", "deployer-b", 10s);
+    ASSERT_TRUE(t.ok());
+    next = *t;
+    if (!next) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(next.has_value());
+  EXPECT_GT(next->token, (*a)->token);
+  // The stale holder can neither extend nor release the new lease.
+  EXPECT_EQ(locks.extend(**a, 10s).error().code, Errc::conflict);
+  ASSERT_TRUE(locks.release(**a).ok());
+  auto still = locks.try_acquire("env:production", "deployer-c", 10s);
+  ASSERT_TRUE(still.ok());
+  EXPECT_FALSE(still->has_value());
+  // The real holder extends and releases.
+  EXPECT_TRUE(locks.extend(*next, 10s).ok());
+  ASSERT_TRUE(locks.release(*next).ok());
+  auto free_again = locks.try_acquire("env:production", "deployer-c", 10s);
+  ASSERT_TRUE(free_again.ok());
+  EXPECT_TRUE(free_again->has_value());
+}
+
+}  // namespace
+}  // namespace conveyor::store

@@ -1,0 +1,18 @@
+// Subcommands of the `conveyor` CLI; each registers itself on the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace conveyor::cli {
+
+// `conveyor webhook sign|send`: sign a body like GitHub; deliver it like GitHub.
+void add_webhook_commands(CLI::App& app, int& exit_code);
+// `conveyor events tail`: read the public CDEvents stream.
+void add_events_commands(CLI::App& app, int& exit_code);
+// `conveyor config validate FILE`.
+void add_config_commands(CLI::App& app, int& exit_code);
+
+// Kafka bootstrap servers: $CONVEYOR_KAFKA_BROKERS, else 127.0.0.1:19092.
+std::string default_brokers();
+
+}  // namespace conveyor::cli
