@@ -1,5 +1,7 @@
 #include "conveyor/stage/stage.hpp"
 
+#include <openssl/evp.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -14,6 +16,36 @@ namespace {
 
 // How long a finished request's outcome is remembered for redeliveries.
 constexpr std::chrono::seconds kOutcomeTtl{14 * 24 * 3600};
+
+// Values are JSON text in practice; anything else (invalid UTF-8) is stored
+// base64-encoded so the record survives byte for byte.
+bool is_json_string_safe(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+std::string base64(const std::string& in) {
+  std::string out(4 * ((in.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+Result<std::string> unbase64(const std::string& in) {
+  std::string out(3 * in.size() / 4 + 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return make_error(Errc::invalid_argument, "recorded outcome: bad base64");
+  size_t pad = 0;
+  if (!in.empty() && in.back() == '=') pad = (in.size() > 1 && in[in.size() - 2] == '=') ? 2 : 1;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
 
 const char* finished_outcome(StageResult::Status status) {
   return status == StageResult::Status::failed ? "failure" : "success";
@@ -49,7 +81,13 @@ std::string encode_records(const std::vector<events::KafkaRecord>& records) {
   for (const auto& r : records) {
     nlohmann::json headers = nlohmann::json::array();
     for (const auto& [k, v] : r.headers) headers.push_back({k, v});
-    out.push_back({{"topic", r.topic}, {"key", r.key}, {"value", r.value}, {"headers", headers}});
+    nlohmann::json rec = {{"topic", r.topic}, {"key", r.key}, {"headers", headers}};
+    if (is_json_string_safe(r.value)) {
+      rec["value"] = r.value;
+    } else {
+      rec["value_base64"] = base64(r.value);
+    }
+    out.push_back(std::move(rec));
   }
   return out.dump();
 }
@@ -63,7 +101,13 @@ Result<std::vector<events::KafkaRecord>> decode_records(const std::string& text)
       events::KafkaRecord rec;
       rec.topic = r.at("topic").get<std::string>();
       rec.key = r.at("key").get<std::string>();
-      rec.value = r.at("value").get<std::string>();
+      if (r.contains("value_base64")) {
+        auto v = unbase64(r.at("value_base64").get<std::string>());
+        if (!v) return std::move(v).error();
+        rec.value = std::move(*v);
+      } else {
+        rec.value = r.at("value").get<std::string>();
+      }
       for (const auto& h : r.at("headers")) rec.headers.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
       out.push_back(std::move(rec));
     }
