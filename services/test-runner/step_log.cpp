@@ -50,7 +50,8 @@ void StepLog::note(std::string_view line) {
   // Notes are always written, even past the cap, so the file says why it ends.
   tail_.append(text);
   if (file_) {
-    if (dropped_bytes_ > 0) {
+    if (dropped_bytes_ > 0 && !dropped_noted_) {
+      dropped_noted_ = true;
       const std::string dropped =
           "[conveyor] log truncated: " + std::to_string(dropped_bytes_) + " more bytes of output not written\n";
       std::fwrite(dropped.data(), 1, dropped.size(), file_);

@@ -54,6 +54,7 @@ class StepLog {
   std::uint64_t written_ = 0;
   std::uint64_t output_bytes_ = 0;
   std::uint64_t dropped_bytes_ = 0;
+  bool dropped_noted_ = false;
   std::string tail_;
 };
 

@@ -73,20 +73,12 @@ int run(runtime::Service& service) {
     log.error("cannot resolve webhook secret", {{"error", secrets.error().message}});
     return 2;
   }
-  bus::ProducerOptions producer_options;
-  producer_options.brokers = cfg.kafka.brokers;
-  producer_options.client_id = "conveyor-webhook";
-  producer_options.delivery_timeout = kDeliveryTimeout;
-  auto producer = bus::Producer::create(producer_options);
+  auto producer = runtime::make_producer(service, kDeliveryTimeout);
   if (!producer) {
     log.error("kafka producer", {{"error", producer.error().message}});
     return 1;
   }
-  store::RedisOptions redis_options;
-  redis_options.url = cfg.redis.url;
-  redis_options.timeout = cfg.redis.timeout;
-  redis_options.connections = cfg.webhook.threads + 1;
-  auto redis = store::Redis::connect(redis_options);
+  auto redis = runtime::connect_redis(service, cfg.webhook.threads + 1);
   if (!redis) {
     log.error("redis", {{"error", redis.error().message}});
     return 1;
@@ -178,9 +170,7 @@ int run(runtime::Service& service) {
     log.error("cannot listen", {{"listen", cfg.webhook.listen}, {"error", ok.error().message}});
     return 1;
   }
-  std::shared_ptr<store::Redis> redis_ptr = *redis;
-  auto admin = runtime::start_admin(service, {{"kafka", [&kafka] { return kafka.ping(); }},
-                                              {"redis", [redis_ptr] { return redis_ptr->ping(); }}});
+  auto admin = runtime::start_admin(service, runtime::dependency_checks(kafka, *redis));
   if (!admin) {
     log.error("cannot start admin endpoint", {{"error", admin.error().message}});
     return 1;

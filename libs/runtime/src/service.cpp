@@ -56,6 +56,27 @@ Result<std::unique_ptr<http::Server>> start_admin(Service& service, std::vector<
   return server;
 }
 
+Result<std::unique_ptr<bus::Producer>> make_producer(const Service& service,
+                                                     std::chrono::milliseconds delivery_timeout) {
+  bus::ProducerOptions options;
+  options.brokers = service.config.kafka.brokers;
+  options.client_id = "conveyor-" + service.name;
+  options.delivery_timeout = delivery_timeout;
+  return bus::Producer::create(options);
+}
+
+Result<std::shared_ptr<store::Redis>> connect_redis(const Service& service, int connections) {
+  store::RedisOptions options;
+  options.url = service.config.redis.url;
+  options.timeout = service.config.redis.timeout;
+  options.connections = connections;
+  return store::Redis::connect(options);
+}
+
+std::vector<http::ReadinessCheck> dependency_checks(bus::Producer& producer, std::shared_ptr<store::Redis> redis) {
+  return {{"kafka", [&producer] { return producer.ping(); }}, {"redis", [redis] { return redis->ping(); }}};
+}
+
 Result<std::vector<std::string>> resolve_secrets(const std::vector<config::SecretRef>& refs) {
   std::vector<std::string> out;
   for (const auto& ref : refs) {

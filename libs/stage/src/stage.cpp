@@ -158,19 +158,12 @@ int run(runtime::Service& service, const StageServiceOptions& options, Handler h
   auto& log = service.logger;
   const auto& cfg = service.config;
 
-  bus::ProducerOptions producer_options;
-  producer_options.brokers = cfg.kafka.brokers;
-  producer_options.client_id = "conveyor-" + service.name;
-  auto producer = bus::Producer::create(producer_options);
+  auto producer = runtime::make_producer(service);
   if (!producer) {
     log.error("kafka producer", {{"error", producer.error().message}});
     return 1;
   }
-  store::RedisOptions redis_options;
-  redis_options.url = cfg.redis.url;
-  redis_options.timeout = cfg.redis.timeout;
-  redis_options.connections = options.concurrency + 1;
-  auto redis = store::Redis::connect(redis_options);
+  auto redis = runtime::connect_redis(service, options.concurrency + 1);
   if (!redis) {
     log.error("redis", {{"error", redis.error().message}});
     return 1;
@@ -196,10 +189,8 @@ int run(runtime::Service& service, const StageServiceOptions& options, Handler h
   bus::Worker& w = **worker;
   bus::on_stop_signal([&w] { w.stop(); });
 
-  std::shared_ptr<store::Redis> redis_ptr = *redis;
   bus::Producer& kafka = **producer;
-  auto admin = runtime::start_admin(service, {{"kafka", [&kafka] { return kafka.ping(); }},
-                                              {"redis", [redis_ptr] { return redis_ptr->ping(); }}});
+  auto admin = runtime::start_admin(service, runtime::dependency_checks(kafka, *redis));
   if (!admin) {
     log.error("cannot start admin endpoint", {{"error", admin.error().message}});
     return 1;

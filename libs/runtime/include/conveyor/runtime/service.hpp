@@ -12,10 +12,12 @@
 
 #include <prometheus/registry.h>
 
+#include "conveyor/bus/producer.hpp"
 #include "conveyor/config/config.hpp"
 #include "conveyor/http/admin.hpp"
 #include "conveyor/http/server.hpp"
 #include "conveyor/logging/log.hpp"
+#include "conveyor/store/redis.hpp"
 
 namespace conveyor::runtime {
 
@@ -37,6 +39,17 @@ int main(int argc, char** argv, const std::string& name, const std::function<int
 // Starts the admin server (/healthz, /readyz with `checks`, /metrics).
 // Errors: unavailable when the address cannot be bound.
 Result<std::unique_ptr<http::Server>> start_admin(Service& service, std::vector<http::ReadinessCheck> checks);
+
+// The service's Kafka producer (client id "conveyor-<name>", brokers from
+// config). `delivery_timeout` bounds how long a record may wait for the broker.
+Result<std::unique_ptr<bus::Producer>> make_producer(const Service& service,
+                                                     std::chrono::milliseconds delivery_timeout = std::chrono::seconds(30));
+
+// The service's Redis pool (url and timeout from config). Errors: unavailable.
+Result<std::shared_ptr<store::Redis>> connect_redis(const Service& service, int connections);
+
+// /readyz checks for Kafka (metadata request) and Redis (PING).
+std::vector<http::ReadinessCheck> dependency_checks(bus::Producer& producer, std::shared_ptr<store::Redis> redis);
 
 // Resolves every secret reference; the error names the reference, never a value.
 Result<std::vector<std::string>> resolve_secrets(const std::vector<config::SecretRef>& refs);
