@@ -29,6 +29,7 @@ bool valid_component(std::string_view c) {
     if (ch != '.' && ch != '_' && ch != '-') return false;
     // Separators: '.', '_', "__", or a run of '-'.
     if (ch == '.' && !lower_alnum(c[i + 1])) return false;
+    if (ch == '-' && c[i + 1] != '-' && !lower_alnum(c[i + 1])) return false;
     if (ch == '_' && c[i + 1] == '_' && (i + 2 >= c.size() || !lower_alnum(c[i + 2]))) return false;
     if (ch == '_' && c[i + 1] != '_' && !lower_alnum(c[i + 1])) return false;
   }

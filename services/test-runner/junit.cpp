@@ -137,6 +137,20 @@ std::string literal_prefix(const std::string& glob) {
   }
 }
 
+// config::glob_match, where "**/" may also match no directory at all (as in
+// .gitignore and bash's globstar): "**/*.xml" matches "report.xml" too.
+bool report_glob_match(std::string_view glob, std::string_view path, int depth = 0) {
+  if (config::glob_match(glob, path)) return true;
+  if (depth > 4) return false;
+  for (std::size_t at = glob.find("**/"); at != std::string_view::npos; at = glob.find("**/", at + 1)) {
+    if (at > 0 && glob[at - 1] != '/') continue;
+    std::string shorter(glob.substr(0, at));
+    shorter += glob.substr(at + 3);
+    if (report_glob_match(shorter, path, depth + 1)) return true;
+  }
+  return false;
+}
+
 bool inside(const std::filesystem::path& root, const std::filesystem::path& p) {
   std::error_code ec;
   const auto real = std::filesystem::canonical(p, ec);
@@ -167,7 +181,7 @@ std::vector<std::filesystem::path> find_reports(const std::filesystem::path& roo
       }
       if (!it->is_regular_file(ec)) continue;
       const std::string rel = p.lexically_relative(root).generic_string();
-      if (config::glob_match(glob, rel) && inside(root, p)) found.insert(p);
+      if (report_glob_match(glob, rel) && inside(root, p)) found.insert(p);
     }
   }
   return {found.begin(), found.end()};

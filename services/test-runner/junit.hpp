@@ -38,7 +38,8 @@ Result<JUnitSummary> parse_junit(std::string_view xml);
 Result<JUnitSummary> parse_junit_file(const std::filesystem::path& file);
 
 // Regular files under `root` whose path relative to `root` matches any of
-// `globs` (config::glob_match: `*` within a segment, `**` across), sorted.
+// `globs` (config::glob_match: `*` within a segment, `**` across, and "**/"
+// also matching no directory), sorted.
 // The .git directory is skipped, symlinks are not followed out of `root`.
 std::vector<std::filesystem::path> find_reports(const std::filesystem::path& root, const std::vector<std::string>& globs);
 

@@ -11,8 +11,9 @@
 
 namespace conveyor::testing {
 
-inline std::string create_topic(const std::string& brokers, const std::string& tag, int partitions = 3) {
-  const std::string name = "conveyor-it." + tag + "." + events::new_uuid().substr(0, 8);
+// Creates the topic `name` exactly (e.g. "<unique prefix>.events" for a
+// service configured with that kafka.topic-prefix); throws on failure.
+inline void create_topic_named(const std::string& brokers, const std::string& name, int partitions = 3) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
@@ -38,6 +39,11 @@ inline std::string create_topic(const std::string& brokers, const std::string& t
   rd_kafka_NewTopic_destroy(topic);
   rd_kafka_destroy(rk);
   if (!failure.empty()) throw std::runtime_error("create topic " + name + ": " + failure);
+}
+
+inline std::string create_topic(const std::string& brokers, const std::string& tag, int partitions = 3) {
+  const std::string name = "conveyor-it." + tag + "." + events::new_uuid().substr(0, 8);
+  create_topic_named(brokers, name, partitions);
   return name;
 }
 

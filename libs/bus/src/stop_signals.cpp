@@ -7,6 +7,14 @@
 
 namespace conveyor::bus {
 
+void block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 void on_stop_signal(std::function<void()> on_stop) {
   sigset_t set;
   sigemptyset(&set);

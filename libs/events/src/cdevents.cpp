@@ -174,6 +174,24 @@ KafkaRecord cdevent_record(const nlohmann::json& cdevent, const RunContext& run,
   event.extensions["partitionkey"] = partition_key(run.repository);
   event.extensions["runid"] = run.run_id;
   if (!run.traceparent.empty()) event.extensions["traceparent"] = run.traceparent;
+  // Where the run stands, so subscribers (the notifier) need not track runs:
+  // most CDEvents name neither the pipeline nor the commit.
+  auto extension = [&event](const char* name, const std::string& value) {
+    if (!value.empty()) event.extensions[name] = value;
+  };
+  auto output = [&run](const char* stage, const char* key) -> std::string {
+    const json& outputs = run.outputs;
+    if (!outputs.is_object()) return "";
+    auto s = outputs.find(stage);
+    if (s == outputs.end() || !s->is_object()) return "";
+    auto v = s->find(key);
+    return v != s->end() && v->is_string() ? v->get<std::string>() : "";
+  };
+  extension("pipeline", run.pipeline);
+  extension("sha", run.sha);
+  extension("ref", run.ref);
+  extension("version", output("version", "version"));
+  extension("environment", output("deploy", "environment"));
   return to_kafka(event, events_topic(topic_prefix));
 }
 

@@ -1,9 +1,10 @@
 #include "conveyor/process/process.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace conveyor::process {
 namespace {
@@ -59,9 +61,22 @@ struct Pipe {
   Fd read, write;
 };
 
+// A close-on-exec pipe whose ends are >= 3, so that placing them on the
+// child's 0/1/2 can never clobber one another.
 Result<Pipe> make_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return make_error(Errc::unavailable, std::string("pipe: ") + ::strerror(errno));
+  }
+  for (int& fd : fds) {
+    if (fd >= 3) continue;
+    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    ::close(fd);
+    fd = moved;
+  }
+  if (fds[0] < 0 || fds[1] < 0) {
+    if (fds[0] >= 0) ::close(fds[0]);
+    if (fds[1] >= 0) ::close(fds[1]);
     return make_error(Errc::unavailable, std::string("pipe: ") + ::strerror(errno));
   }
   return Pipe{Fd(fds[0]), Fd(fds[1])};
@@ -123,21 +138,42 @@ Result<void> validate(const Options& o) {
   return {};
 }
 
-// posix_spawn attributes and file actions, destroyed on scope exit.
-struct SpawnSetup {
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  SpawnSetup() {
-    ::posix_spawnattr_init(&attr);
-    ::posix_spawn_file_actions_init(&actions);
+// In the forked child: only async-signal-safe calls until exec. Reports an
+// errno on `report` (close-on-exec: EOF means exec succeeded) and exits 127
+// on failure.
+[[noreturn]] void child_failed(int report, int error) {
+  (void)!::write(report, &error, sizeof error);
+  ::_exit(127);
+}
+
+[[noreturn]] void exec_child(pid_t parent, const char* program, char* const* argv, char* const* envp,
+                             const char* cwd, int in_fd, int out_fd, int err_fd, int report) {
+  ::setpgid(0, 0);
+  // Die with the service: if it is killed (kill -9), the step's leader does
+  // not run on unsupervised. (Grandchildren are left to the service's
+  // supervisor: systemd's or the container's cgroup.)
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  if (in_fd < 0) {
+    in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0) child_failed(report, errno);
   }
-  ~SpawnSetup() {
-    ::posix_spawn_file_actions_destroy(&actions);
-    ::posix_spawnattr_destroy(&attr);
+  if (::dup2(in_fd, STDIN_FILENO) < 0 || ::dup2(out_fd, STDOUT_FILENO) < 0 || ::dup2(err_fd, STDERR_FILENO) < 0) {
+    child_failed(report, errno);
   }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-};
+  // Nothing else of the service (sockets, files) reaches the program.
+  if (report > 3) ::syscall(SYS_close_range, 3u, static_cast<unsigned>(report - 1), 0u);
+  ::syscall(SYS_close_range, static_cast<unsigned>(report + 1), ~0u, 0u);
+  if (cwd != nullptr && ::chdir(cwd) != 0) child_failed(report, errno);
+  ::execve(program, argv, envp);
+  child_failed(report, errno);
+}
 
 // Writes to a pipe whose reader may be gone without raising SIGPIPE in this
 // process: SIGPIPE is blocked on this thread for the write, and a pending one
@@ -159,8 +195,39 @@ ssize_t write_no_sigpipe(int fd, const char* data, std::size_t size) {
   return n;
 }
 
-// True while any process of group `pgid` exists.
-bool group_alive(pid_t pgid) { return ::kill(-pgid, 0) == 0 || errno == EPERM; }
+// True while a process of group `pgid` is alive. Zombies do not count: an
+// orphan that exited waits for init to reap it (which some inits do only
+// now and then) but holds nothing and runs nothing.
+bool group_alive(pid_t pgid) {
+  if (::kill(-pgid, 0) != 0 && errno != EPERM) return false;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return true;
+  bool alive = false;
+  char path[64];
+  char stat[512];
+  while (!alive) {
+    const dirent* entry = ::readdir(proc);
+    if (entry == nullptr) break;
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+    std::snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    const ssize_t n = ::read(fd, stat, sizeof stat - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    stat[n] = '\0';
+    // "pid (comm) state ppid pgrp ...": comm may hold anything, so parse
+    // after the last ')'.
+    const char* after = std::strrchr(stat, ')');
+    char state = 0;
+    int ppid = 0, pgrp = 0;
+    if (after && std::sscanf(after + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid) {
+      alive = state != 'Z' && state != 'X';
+    }
+  }
+  ::closedir(proc);
+  return alive;
+}
 
 }  // namespace
 
@@ -205,25 +272,6 @@ Result<Exit> run(const Options& o) {
     in_pipe = std::move(*p);
   }
 
-  SpawnSetup setup;
-  if (o.stdin_data) {
-    ::posix_spawn_file_actions_adddup2(&setup.actions, in_pipe.read.get(), STDIN_FILENO);
-  } else {
-    ::posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  }
-  ::posix_spawn_file_actions_adddup2(&setup.actions, out->write.get(), STDOUT_FILENO);
-  ::posix_spawn_file_actions_adddup2(&setup.actions, o.merge_stderr ? out->write.get() : err_pipe.write.get(),
-                                     STDERR_FILENO);
-  ::posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
-  if (!o.cwd.empty()) ::posix_spawn_file_actions_addchdir_np(&setup.actions, o.cwd.c_str());
-  sigset_t empty_mask, all_signals;
-  sigemptyset(&empty_mask);
-  sigfillset(&all_signals);
-  ::posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  ::posix_spawnattr_setpgroup(&setup.attr, 0);
-  ::posix_spawnattr_setsigmask(&setup.attr, &empty_mask);
-  ::posix_spawnattr_setsigdefault(&setup.attr, &all_signals);
-
   std::vector<char*> argv;
   argv.reserve(o.argv.size() + 1);
   for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -235,13 +283,33 @@ Result<Exit> run(const Options& o) {
   envp.reserve(env_strings.size() + 1);
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
+  auto report = make_pipe();
+  if (!report) return std::move(report).error();
 
+  // fork + exec rather than posix_spawn for PR_SET_PDEATHSIG; everything the
+  // child needs is prepared above, so it only makes async-signal-safe calls.
   const auto start = Clock::now();
-  pid_t pid = -1;
-  const int spawned = ::posix_spawn(&pid, program->c_str(), &setup.actions, &setup.attr, argv.data(), envp.data());
-  if (spawned != 0) {
-    const Errc code = (spawned == ENOENT || spawned == ENOTDIR || spawned == EACCES) ? Errc::not_found : Errc::unavailable;
-    return make_error(code, "cannot start '" + o.argv[0] + "': " + ::strerror(spawned));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return make_error(Errc::unavailable, std::string("fork: ") + ::strerror(errno));
+  if (pid == 0) {
+    exec_child(parent, program->c_str(), argv.data(), envp.data(), o.cwd.empty() ? nullptr : o.cwd.c_str(),
+               o.stdin_data ? in_pipe.read.get() : -1, out->write.get(),
+               o.merge_stderr ? out->write.get() : err_pipe.write.get(), report->write.get());
+  }
+  // Also set here: kill(-pid) must work as soon as fork() returned.
+  ::setpgid(pid, pid);
+  report->write.reset();
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = ::read(report->read.get(), &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    const Errc code = (exec_errno == ENOENT || exec_errno == ENOTDIR || exec_errno == EACCES) ? Errc::not_found
+                                                                                               : Errc::unavailable;
+    return make_error(code, "cannot start '" + o.argv[0] + "': " + ::strerror(exec_errno));
   }
   // The child holds its ends now.
   out->write.reset();

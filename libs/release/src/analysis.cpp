@@ -1,25 +1,11 @@
 #include "conveyor/release/analysis.hpp"
 
-#include <deque>
-#include <string>
-#include <unordered_map>
-
 #include "js_text.hpp"
 #include "parser.hpp"
+#include "revert_filter.hpp"
 #include "rules.hpp"
 
 namespace conveyor::release {
-namespace {
-
-// Key of the revert filter's isMatch: trimmed header and trimmed hash.
-void make_key(std::string& key, std::string_view header, std::string_view hash) {
-  key.clear();
-  key.append(detail::js_trim(header));
-  key.push_back('\0');
-  key.append(detail::js_trim(hash));
-}
-
-}  // namespace
 
 const char* release_type_name(ReleaseType type) noexcept {
   switch (type) {
@@ -53,12 +39,7 @@ Analysis analyze(const std::vector<Commit>& commits, const AnalyzeOptions& optio
   std::vector<unsigned char> dropped(n, 0);
 
   detail::Parsed parsed;
-  // Held reverts by (header, hash) key, in the order they were held
-  // (conventional-commits-filter's `hold` set, minus the non-revert commits it
-  // also holds, which never change the outcome).
-  std::unordered_map<std::string, std::deque<std::size_t>> held;
-  std::size_t held_count = 0;
-  std::string key;
+  detail::HeldReverts held;
 
   for (std::size_t i = 0; i < n; ++i) {
     Decision& d = decisions[i];
@@ -72,13 +53,9 @@ Analysis analyze(const std::vector<Commit>& commits, const AnalyzeOptions& optio
     detail::parse_message(c.sha, c.message, detail::ParseMode::analysis, parsed);
 
     // conventional-commits-filter: does a held revert name this commit?
-    if (held_count > 0 && parsed.has_header) {
-      make_key(key, parsed.header.get(), parsed.hash.get());
-      auto it = held.find(key);
-      if (it != held.end() && !it->second.empty()) {
-        const std::size_t r = it->second.front();
-        it->second.pop_front();
-        --held_count;
+    if (parsed.has_header) {
+      const std::size_t r = held.take(parsed.hash.get(), parsed.header.get());
+      if (r != detail::HeldReverts::npos) {
         dropped[i] = dropped[r] = 1;
         d.reason = Reason::reverted;
         d.paired_with = r;
@@ -88,11 +65,7 @@ Analysis analyze(const std::vector<Commit>& commits, const AnalyzeOptions& optio
         continue;
       }
     }
-    if (parsed.revert && parsed.revert_matchable) {
-      make_key(key, parsed.revert_header, parsed.revert_hash);
-      held[key].push_back(i);
-      ++held_count;
-    }
+    if (parsed.revert && parsed.revert_matchable) held.hold(parsed.revert_hash, parsed.revert_header, i);
     const detail::RuleOutcome o = detail::apply_rules(parsed, options.no_release_scope);
     d.release = o.release;
     d.reason = o.reason;

@@ -124,7 +124,7 @@ Result<ParsedCommit> parse_commit(const Commit& commit) {
     const std::size_t nl = text.find('\n', start);
     std::string_view line = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
+    if (line.substr(detail::skip_js_space(line, 0), 4) != "gpg:") lines.push_back(line);  // as the parser does
     if (nl == std::string_view::npos) break;
     start = nl + 1;
   }

@@ -187,6 +187,7 @@ class Parser {
         c_.has_header = true;
         c_.header.set(h);
         const HeaderMatch m = match_header(h);
+        first_match_ = m;
         if (m.matched) {
           c_.header_matched = true;
           c_.bang = m.breaking;
@@ -203,9 +204,9 @@ class Parser {
       if (parse_notes()) is_body = false;
       if (!parse_body_and_footer(is_body)) is_body = false;
     }
-    // parseBreakingHeader
+    // parseBreakingHeader (on the header as meta fields may have changed it)
     if (c_.note_count == 0 && !c_.header.get().empty()) {
-      const HeaderMatch m = match_header(c_.header.get());
+      const HeaderMatch m = c_.header.owned ? match_header(c_.header.get()) : first_match_;
       if (m.matched && m.breaking) {
         ++c_.note_count;
         if (full_) c_.notes.push_back(Note{"BREAKING CHANGE", std::string(m.subject)});
@@ -324,6 +325,7 @@ class Parser {
   bool full_;
   Parsed& c_;
   std::size_t idx_ = 0;
+  HeaderMatch first_match_;
 };
 
 }  // namespace

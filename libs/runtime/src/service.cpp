@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "conveyor/bus/stop_signals.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -9,6 +11,9 @@
 namespace conveyor::runtime {
 
 int main(int argc, char** argv, const std::string& name, const std::function<int(Service&)>& body) {
+  // Before any thread exists: SIGTERM/SIGINT are then only taken by the
+  // service's stop waiter (bus::on_stop_signal), never by a library thread.
+  bus::block_stop_signals();
   CLI::App app{"conveyor-" + name + ": a conveyor service"};
   const char* env_config = std::getenv("CONVEYOR_CONFIG");
   std::string config_path = env_config ? env_config : "conveyor.yaml";

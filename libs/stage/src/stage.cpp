@@ -53,12 +53,20 @@ const char* finished_outcome(StageResult::Status status) {
 
 }  // namespace
 
+bool is_rollback(const events::StageRequest& request) {
+  return request.settings.is_object() && request.settings.value("action", "") == "rollback";
+}
+
 std::vector<events::KafkaRecord> outcome_records(const events::StageRequest& request, const StageResult& result,
                                                  const std::string& source, const std::string& topic_prefix) {
   std::vector<events::KafkaRecord> records;
   for (const auto& cdevent : result.cdevents) {
     records.push_back(events::cdevent_record(cdevent, request.run, topic_prefix));
   }
+  records.insert(records.end(), result.extra_records.begin(), result.extra_records.end());
+  // A rollback request (from the verifier or `conveyor rollback`) acts on a
+  // run that already finished; it neither continues nor finishes it again.
+  if (is_rollback(request)) return records;
   if (result.status == StageResult::Status::succeeded) {
     auto next = events::next_request(request, result.outputs);
     if (next) {

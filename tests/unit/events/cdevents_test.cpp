@@ -308,6 +308,35 @@ TEST(CDEventRecord, CloudEventAttributesMirrorTheContext) {
   EXPECT_EQ(cdevent_record(event, untraced).header("ce_traceparent"), nullptr);
 }
 
+TEST(CDEventRecord, CarriesWhereTheRunStandsInExtensions) {
+  RunContext run = sample_run();
+  const json queued = pipelinerun_queued(run, "/conveyor/webhook");
+  const KafkaRecord early = cdevent_record(queued, run);
+  EXPECT_EQ(*early.header("ce_pipeline"), "imprun");
+  EXPECT_EQ(*early.header("ce_sha"), run.sha);
+  EXPECT_EQ(*early.header("ce_ref"), "refs/heads/main");
+  // Not known yet: no header at all rather than an empty one.
+  EXPECT_EQ(early.header("ce_version"), nullptr);
+  EXPECT_EQ(early.header("ce_environment"), nullptr);
+
+  run.outputs["version"] = {{"version", "1.4.0"}, {"tag", "v1.4.0"}};
+  run.outputs["deploy"] = {{"environment", "production"}};
+  const KafkaRecord late = cdevent_record(pipelinerun_finished(run, "/conveyor/deployer", "success"), run);
+  EXPECT_EQ(*late.header("ce_version"), "1.4.0");
+  EXPECT_EQ(*late.header("ce_environment"), "production");
+  auto decoded = from_kafka(late);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->extensions.at("pipeline"), "imprun");
+  EXPECT_EQ(decoded->extensions.at("version"), "1.4.0");
+
+  // Outputs of an unexpected shape are ignored, never an error.
+  run.outputs["version"] = {{"version", 14}};
+  run.outputs["deploy"] = "production";
+  const KafkaRecord odd = cdevent_record(queued, run);
+  EXPECT_EQ(odd.header("ce_version"), nullptr);
+  EXPECT_EQ(odd.header("ce_environment"), nullptr);
+}
+
 TEST(CDEventRecord, DecodesBackAndChecksConsistency) {
   const RunContext run = sample_run();
   const json event = pipelinerun_queued(run, "/conveyor/webhook");

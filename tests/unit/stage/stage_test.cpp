@@ -58,6 +58,52 @@ TEST(OutcomeRecords, StopAndLastStageEndTheRunSuccessfully) {
   EXPECT_EQ((*events::cdevent_from_kafka(records[0]))["subject"]["content"]["outcome"], "success");
 }
 
+TEST(OutcomeRecords, ExtraRecordsComeAfterTheEventsAndBeforeTheRunEnds) {
+  auto verify = events::first_request(events::test::sample_run(), {{"verify", {{"settle", "0s"}}}});
+  events::StageRequest rollback;
+  rollback.id = verify.run.run_id + ":rollback";
+  rollback.stage = "deploy";
+  rollback.settings = {{"action", "rollback"}, {"environment", "production"}};
+  rollback.run = verify.run;
+  StageResult failed;
+  failed.status = StageResult::Status::failed;
+  failed.reason = "verification failed";
+  failed.cdevents.push_back(
+      events::incident_detected(verify.run, "/conveyor/health-verifier", verify.id, "production", "liveness failed"));
+  failed.extra_records.push_back(events::to_kafka(rollback, "conveyor"));
+  const auto records = outcome_records(verify, failed, "/conveyor/health-verifier", "conveyor");
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ((*events::cdevent_from_kafka(records[0]))["context"]["type"], "dev.cdevents.incident.detected.0.3.0");
+  EXPECT_EQ(records[1].topic, "conveyor.stage.deploy");
+  auto decoded = events::request_from_kafka(records[1]);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->id, rollback.id);
+  EXPECT_EQ((*events::cdevent_from_kafka(records[2]))["subject"]["content"]["outcome"], "failure");
+
+  // On success they precede the next request, too.
+  StageResult ok;
+  ok.extra_records.push_back(events::to_kafka(rollback, "conveyor"));
+  const auto next = outcome_records(first(), ok, "/conveyor/test-runner", "conveyor");
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].topic, "conveyor.stage.deploy");
+  EXPECT_EQ(next[1].topic, "conveyor.stage.version");
+}
+
+TEST(OutcomeRecords, RollbackRequestsNeitherContinueNorFinishTheRun) {
+  auto rollback = events::first_request(events::test::sample_run(),
+                                        {{"deploy", {{"action", "rollback"}, {"environment", "production"}}}});
+  rollback.id = rollback.run.run_id + ":rollback";
+  EXPECT_TRUE(is_rollback(rollback));
+  EXPECT_FALSE(is_rollback(first()));
+  StageResult result;
+  result.cdevents.push_back(events::pipelinerun_started(rollback.run, "/conveyor/deployer"));
+  for (auto status : {StageResult::Status::succeeded, StageResult::Status::failed}) {
+    result.status = status;
+    const auto records = outcome_records(rollback, result, "/conveyor/deployer", "conveyor");
+    ASSERT_EQ(records.size(), 1u) << "only the handler's own event";
+  }
+}
+
 TEST(RecordedOutcome, RoundTripsBytesAndHeaders) {
   std::vector<events::KafkaRecord> in{{"t", "k", std::string("v\0\xff", 3), {{"a", "1"}, {"a", "2"}}},
                                       {"u", "", "", {}}};

@@ -53,7 +53,10 @@ nlohmann::json make_cdevent(const std::string& full_type, const std::string& sou
                             const Subject& subject, const nlohmann::json& custom_data = nullptr);
 
 // Wraps a CDEvent as a CloudEvent for `<prefix>.events` (key = partition key of
-// the run's repository, traceparent and runid extensions from the run).
+// the run's repository, traceparent and runid extensions from the run). The
+// run's position travels in extensions too, each only when known: pipeline
+// (run.pipeline), sha (run.sha), ref (run.ref), version
+// (run.outputs.version.version) and environment (run.outputs.deploy.environment).
 KafkaRecord cdevent_record(const nlohmann::json& cdevent, const RunContext& run,
                            const std::string& topic_prefix = "conveyor");
 

@@ -16,8 +16,14 @@
 // - Output is streamed to callbacks chunk by chunk (no size limit, binary
 //   safe) while the child runs; capture() collects it with a bound.
 //
-// Implemented with posix_spawn (vfork-like, safe in threaded programs),
-// pipes, poll(2) and a pidfd for exit notification. Linux/glibc >= 2.34.
+// - The leader gets PR_SET_PDEATHSIG(SIGKILL): if the service dies (kill -9),
+//   the program it ran does not go on unsupervised. Its own children are
+//   left to the service's supervisor (systemd's KillMode=control-group, a
+//   container's cgroup), as only those see the whole tree.
+//
+// Implemented with fork + execve (everything prepared before fork, only
+// async-signal-safe calls in the child, so it is safe in threaded programs),
+// pipes, poll(2) and a pidfd for exit notification. Linux, glibc >= 2.34.
 #pragma once
 
 #include <chrono>

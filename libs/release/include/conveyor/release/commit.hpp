@@ -53,8 +53,9 @@ struct Reference {
 
 // What a revert commit says it reverts: the preset's revertPattern
 // `^(?:Revert|revert:)\s"?(header)"?\s*This reverts commit (sha)\.` (case-
-// insensitive), matched against the raw message. A `-revert-` meta field sets
-// a revert that names nothing (`matchable` false): it still counts as a revert.
+// insensitive), matched against the raw message. A revert with an empty SHA,
+// or one set by a `-revert-` meta field, pairs with no commit (`matchable`
+// false) but still counts as a revert.
 struct Revert {
   std::string header;
   std::string sha;

@@ -39,6 +39,10 @@ struct StageResult {
   nlohmann::json outputs = nlohmann::json::object();  // merged into run.outputs[<stage>]
   std::vector<nlohmann::json> cdevents;               // CDEvents to publish, in order
   std::string reason;                                 // why it failed or stopped
+  // Further records of the outcome (e.g. the health verifier's rollback
+  // request to the deployer), published after the CDEvents and before the
+  // next request or pipelinerun.finished; recorded for redeliveries like the rest.
+  std::vector<events::KafkaRecord> extra_records;
 };
 
 // Lets a handler publish progress events (e.g. taskrun.started) right away,
@@ -49,11 +53,16 @@ using Publish = std::function<Result<void>(const nlohmann::json& cdevent)>;
 // take minutes.
 using Handler = std::function<Result<StageResult>(const events::StageRequest& request, const Publish& publish)>;
 
-// The records that carry out `result` for `request`: its CDEvents, then the
-// next request or pipelinerun.finished. `source` is the CloudEvents source of
-// this service ("/conveyor/test-runner").
+// The records that carry out `result` for `request`: its CDEvents, its
+// extra_records, then the next request or pipelinerun.finished. `source` is
+// the CloudEvents source of this service ("/conveyor/test-runner").
+// A rollback request (settings.action == "rollback", id "<run id>:rollback")
+// publishes only its own events and extra records: its run already finished.
 std::vector<events::KafkaRecord> outcome_records(const events::StageRequest& request, const StageResult& result,
                                                  const std::string& source, const std::string& topic_prefix);
+
+// True for a deploy request that asks for a rollback (settings.action == "rollback").
+bool is_rollback(const events::StageRequest& request);
 
 // Recorded outcomes as text (JSON array of records) and back; used for idempotency.
 std::string encode_records(const std::vector<events::KafkaRecord>& records);
