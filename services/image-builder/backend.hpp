@@ -23,7 +23,7 @@ struct BuildSpec {
   std::vector<std::string> platforms;            // "linux/amd64", "linux/arm64", ...
   std::map<std::string, std::string> build_args;  // --build-arg K=V (not secrets: they land in the image history)
   std::map<std::string, std::string> labels;      // --label K=V (OCI annotations of the commit)
-  std::optional<std::int64_t> timestamp;          // created time and file times (epoch seconds), for reproducible digests
+  std::optional<std::int64_t> timestamp;          // created and file times (epoch s): reproducible digests
   std::string repository;   // full repository "host[:port]/path" to push to
   bool tls_verify = true;   // HTTPS with verified certificates to the registry
   std::string auth_file;    // containers-auth.json / Docker config.json with the registry credentials; "" = none

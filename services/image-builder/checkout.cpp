@@ -21,7 +21,9 @@ Result<CommandResult> GitSource::git(const std::string& dir, std::vector<std::st
   o.env["GIT_CONFIG_NOSYSTEM"] = "1";
   o.timeout = timeout_;
   auto ran = runner_(o);
-  if (!ran) return make_error(ran.error().code, "git " + (args.empty() ? "" : args.front()) + ": " + ran.error().message);
+  if (!ran) {
+    return make_error(ran.error().code, "git " + (args.empty() ? "" : args.front()) + ": " + ran.error().message);
+  }
   return ran;
 }
 

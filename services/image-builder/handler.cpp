@@ -127,7 +127,12 @@ std::string list(const std::vector<std::string>& items) {
 
 }  // namespace
 
-Result<std::vector<ImageSpec>> parse_images(const nlohmann::json& settings) {
+Result<std::vector<ImageSpec>> parse_images(const nlohmann::json& stage_settings) {
+  // Stage requests carry settings as an object ({"images": [...]}); the bare
+  // list is accepted too.
+  const json& settings = stage_settings.is_object() && stage_settings.contains("images")
+                             ? stage_settings["images"]
+                             : stage_settings;
   if (!settings.is_array() || settings.empty()) {
     return make_error(Errc::invalid_argument, "images: the build stage needs a non-empty list of images");
   }
@@ -301,9 +306,11 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
     if (!pushed) return std::move(pushed).error();
     if (!pushed->ok()) {
       probe_.push_failed();
-      const std::string reason =
-          what + ": push of " + build.repository + ":" + pushed->failed_tag + " failed: " + pushed->reason +
-          (pushed->pushed.empty() ? "; no tag was pushed" : "; tags pushed before the failure: " + list(pushed->pushed));
+      const std::string pushed_tags = pushed->pushed.empty()
+                                          ? "; no tag was pushed"
+                                          : "; tags pushed before the failure: " + list(pushed->pushed);
+      const std::string reason = what + ": push of " + build.repository + ":" + pushed->failed_tag +
+                                 " failed: " + pushed->reason + pushed_tags;
       images[spec.name] = {{"repository", build.repository}, {"tags", pushed->pushed}, {"complete", false}};
       result.cdevents.push_back(build_failed_event(run, options_.source, build_id,
                                                    {{"image", spec.name},

@@ -50,8 +50,9 @@ struct ImageSpec {
   std::optional<config::SecretRef> registry_auth;  // a containers-auth.json (Docker config.json)
 };
 
-// The stage settings (the `images` array) as ImageSpecs. Errors
-// (invalid_argument) name the entry and field.
+// The stage settings as ImageSpecs: {"images": [...]} (stage request
+// settings are objects) or the bare `images` array. Errors (invalid_argument)
+// name the entry and field.
 Result<std::vector<ImageSpec>> parse_images(const nlohmann::json& settings);
 
 struct HandlerOptions {

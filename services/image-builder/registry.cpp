@@ -119,7 +119,9 @@ std::string sha256_digest(std::string_view bytes) {
 
 Result<ImageIndex> parse_index(std::string_view body, std::string digest) {
   const auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error(Errc::invalid_argument, "the manifest is not a JSON object");
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(Errc::invalid_argument, "the manifest is not a JSON object");
+  }
   ImageIndex index;
   index.digest = std::move(digest);
   index.media_type = j.value("mediaType", "");

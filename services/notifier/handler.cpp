@@ -96,7 +96,10 @@ std::string title_of(const Event& e, Kind kind, Status status, const std::string
     case Kind::built: return who + "image published";
     case Kind::deployed:
       return who + (e.version.empty() ? "" : e.version + " ") + "deployed" + (environment.empty() ? "" : " to " + environment);
-    case Kind::verified: return who + (environment.empty() ? "deployment" : environment) + " verified";
+    case Kind::verified:
+      return who + (environment.empty() ? "deployment" : environment) +
+             (status == Status::success ? " verified" : status == Status::failure ? " failed verification"
+                                                                                   : " could not be verified");
     case Kind::rolledback: return who + (environment.empty() ? "deployment" : environment) + " rolled back";
   }
   return who;
@@ -176,13 +179,14 @@ Result<Event> decode_event(const events::KafkaRecord& record) {
   e.repository = key.substr(0, key.find('@'));
   e.sha = extension("sha");
   e.ref = extension("ref");
-  e.version = extension("version");
-  if (e.version.empty()) e.version = str(content, "version");  // dev.conveyor.version.released names its own
+  e.version = str(content, "version");  // dev.conveyor.version.released names the version it released
+  if (e.version.empty()) e.version = extension("version");
   if (starts_with(e.name, "service.") || starts_with(e.name, "incident.")) {
     e.environment = str(member(content, "environment"), "id");
   }
   if (e.environment.empty()) e.environment = extension("environment");
   e.outcome = str(content, "outcome");
+  e.task = str(content, "taskName");
   for (const char* field : {"errors", "reason", "description"}) {
     if (e.detail.empty()) e.detail = str(content, field);
   }
@@ -208,9 +212,13 @@ std::optional<Classification> classify(const Event& e) {
     if (e.name == "artifact.published") return Classification{Kind::built, Status::success};
     if (e.name == "service.deployed" || e.name == "service.upgraded") return Classification{Kind::deployed, Status::success};
     if (e.name == "service.rolledback") return Classification{Kind::rolledback, Status::failure};
+    if (e.name == "taskrun.finished" && e.task == "verify") {  // conveyor-health-verifier's verdict
+      if (e.outcome == "success") return Classification{Kind::verified, Status::success};
+      if (e.outcome == "failure") return Classification{Kind::verified, Status::failure};
+      return Classification{Kind::verified, Status::error};
+    }
   } else if (e.family == "conveyor") {
     if (e.name == "version.released") return Classification{Kind::released, Status::success};
-    if (e.name == "service.verified") return Classification{Kind::verified, Status::success};
   }
   return std::nullopt;
 }

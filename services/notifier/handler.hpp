@@ -14,12 +14,13 @@
 //   released    dev.conveyor.version.released                  success
 //   built       artifact.published (an image pushed)           success
 //   deployed    service.deployed, service.upgraded             success
-//   verified    dev.conveyor.service.verified                  success
+//   verified    taskrun.finished of task "verify"; any outcome success | failure | error
 //   rolledback  service.rolledback                             failure
 //
 // Types match on subject and predicate, whatever their version. Every other
-// event (queued, taskrun.*, build.*, incident.detected, a cancelled run, ...)
-// notifies nobody.
+// event (queued, other taskrun.*, build.*, incident.detected, a cancelled
+// run, ...) notifies nobody: a failed verification reaches routes as the
+// run's `failed` (and the deployer's `rolledback`), not as an incident.
 #pragma once
 
 #include <functional>
@@ -55,9 +56,11 @@ struct Event {
   std::string run_id;                            // ce_runid, else context.chainId
   std::string pipeline;                          // ce_pipeline, else content.pipelineName
   std::string repository;                        // ce_partitionkey without "@<environment>"
-  std::string sha, ref, version;                 // ce_sha, ce_ref, ce_version
+  std::string sha, ref;                          // ce_sha, ce_ref
+  std::string version;                           // content.version (version.released), else ce_version
   std::string environment;                       // content.environment.id of service/incident events, else ce_environment
   std::string outcome;                           // content.outcome, "" when the type has none
+  std::string task;                              // content.taskName of taskrun events
   std::string detail;                            // content.errors / reason / description, or the artifact id
   std::string data;                              // the CDEvent JSON exactly as received
 };

@@ -1,7 +1,5 @@
 #include "app.hpp"
 
-#include <signal.h>
-
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 
@@ -44,15 +42,6 @@ std::vector<std::string> known_secrets(const config::Config& cfg) {
 }  // namespace
 
 int run(runtime::Service& service) {
-  // SIGTERM/SIGINT must reach only the stop-signal thread that stage::run
-  // starts (bus::on_stop_signal); block them before any thread exists so
-  // every thread inherits the mask (stage::run creates Kafka clients first).
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
   auto& log = service.logger;
   const ServiceSettings settings = service_settings(service.config);
   Environment env;
@@ -62,6 +51,11 @@ int run(runtime::Service& service) {
   env.secrets = known_secrets(service.config);
   env.source = "/conveyor/" + service.name;
 
+  if (!settings.keep_workspaces) {
+    for (const auto& dir : sweep_stale_workspaces(settings.workspace_dir)) {
+      log.info("removed a stale workspace", {{"workspace", dir}});
+    }
+  }
   auto metrics = std::make_shared<Metrics>(*service.metrics);
   log.info("test-runner settings", {{"concurrency", std::to_string(settings.concurrency)},
                                     {"workspace_dir", settings.workspace_dir},

@@ -1,12 +1,16 @@
 #include "handler.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "checkout.hpp"
 #include "conveyor/events/cdevents.hpp"
@@ -75,6 +79,13 @@ std::string env_value(std::string s) {
   return s;
 }
 
+constexpr const char* kLockFile = ".conveyor-lock";
+constexpr const char* kKeepFile = ".conveyor-keep";
+
+}  // namespace
+
+namespace {
+
 // The checkout directory of a run, removed on scope exit unless kept.
 class Workspace {
  public:
@@ -87,23 +98,20 @@ class Workspace {
       return make_error(Errc::unavailable, "cannot create a workspace under " + root + ": " + std::strerror(errno));
     }
     auto ws = std::unique_ptr<Workspace>(new Workspace(tmpl, keep));
+    // Held while the run lasts: sweep_stale_workspaces() leaves it alone.
+    ws->lock_ = ::open((tmpl + "/" + kLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (ws->lock_ < 0 || ::flock(ws->lock_, LOCK_EX | LOCK_NB) != 0) {
+      return make_error(Errc::unavailable, "cannot lock workspace " + tmpl + ": " + std::strerror(errno));
+    }
+    if (keep) std::ofstream(tmpl + "/" + kKeepFile) << "kept by keep-workspaces\n";
     fs::create_directory(ws->src(), ec);
     if (!ec) fs::create_directory(ws->tmp(), ec);
     if (ec) return make_error(Errc::unavailable, "cannot prepare workspace " + tmpl + ": " + ec.message());
     return ws;
   }
   ~Workspace() {
-    if (keep_) return;
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    if (ec) {
-      // A step may have left directories without write permission.
-      for (auto it = fs::recursive_directory_iterator(dir_, ec); !ec && it != fs::recursive_directory_iterator();
-           it.increment(ec)) {
-        if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
-      }
-      fs::remove_all(dir_, ec);
-    }
+    if (!keep_) remove_workspace(dir_);
+    if (lock_ >= 0) ::close(lock_);
   }
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
@@ -117,7 +125,47 @@ class Workspace {
   Workspace(std::string dir, bool keep) : dir_(std::move(dir)), keep_(keep) {}
   std::string dir_;
   bool keep_;
+  int lock_ = -1;
 };
+
+}  // namespace
+
+void remove_workspace(const std::string& dir) {
+  {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) {
+      // A step may have left directories without write permission.
+      for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+      }
+      fs::remove_all(dir, ec);
+    }
+  }
+}
+
+std::vector<std::string> sweep_stale_workspaces(const std::string& root) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::path dir = it->path();
+    if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
+    const fs::path lock = dir / kLockFile;
+    if (!fs::exists(lock) || fs::exists(dir / kKeepFile)) continue;  // not a workspace, or kept on purpose
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;
+    const bool stale = ::flock(fd, LOCK_EX | LOCK_NB) == 0;  // its run holds the lock while it lasts
+    if (stale) {
+      remove_workspace(dir.string());
+      removed.push_back(dir.string());
+    }
+    ::close(fd);
+  }
+  return removed;
+}
+
+namespace {
 
 // The step's working directory, checked to stay inside the checkout (also
 // through symlinks the repository may contain).
@@ -390,13 +438,14 @@ class Run {
       custom["failedStep"] = {{"name", steps_[*failed_step_].name}, {"outputTail", steps_[*failed_step_].tail}};
     }
     custom["checkout"] = {{"shallow", checkout_.shallow}, {"durationMs", ms(checkout_.duration)}};
+    if (stage_timed_out_) custom["stageTimedOut"] = true;
     return finish(outcome, reason, std::move(custom));
   }
 
   stage::StageResult finish(const std::string& outcome, std::string reason, json custom = json::object()) {
     const Masker masker(masks_);
     reason = to_valid_utf8(masker.mask(reason));
-    if (reason.size() > kMaxReasonBytes) reason = std::string(utf8_tail(reason.substr(0, kMaxReasonBytes), kMaxReasonBytes)) + "...";
+    if (reason.size() > kMaxReasonBytes) reason = to_valid_utf8(reason.substr(0, kMaxReasonBytes)) + "...";
     if (!custom.contains("tests")) custom.update({{"tests", 0}, {"failures", 0}, {"errors", 0}, {"skipped", 0}});
     custom["durationMs"] = ms(std::chrono::duration_cast<milliseconds>(Clock::now() - started_at_));
     if (workspace_ && workspace_->kept()) custom["workspace"] = workspace_->dir();

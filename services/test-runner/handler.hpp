@@ -51,4 +51,13 @@ struct Environment {
 Result<stage::StageResult> handle(const events::StageRequest& request, const stage::Publish& publish,
                                   const Environment& env);
 
+// Removes workspaces under `root` that no run holds any more (left by a
+// crash: each run keeps an flock on its workspace while it lasts, so this is
+// safe with several instances sharing `root`); kept ones (keep-workspaces)
+// stay. Returns the directories removed. Called once at start.
+std::vector<std::string> sweep_stale_workspaces(const std::string& root);
+
+// Removes a directory tree, also where a step left directories read-only.
+void remove_workspace(const std::string& dir);
+
 }  // namespace conveyor::test_runner

@@ -84,6 +84,7 @@ int run(runtime::Service& service) {
     return 1;
   }
   store::DeliveryDedupe dedupe(*redis);
+  store::CreatedTags created_tags(*redis);
   Metrics metrics(*service.metrics);
   const Handler handler(cfg.pipelines, std::move(*secrets), cfg.kafka.topic_prefix);
   bus::Producer& kafka = **producer;
@@ -108,6 +109,18 @@ int run(runtime::Service& service) {
     d.content_type = req.header("Content-Type");
     d.body = std::move(req.body);
     auto verdict = std::make_shared<Verdict>(handler.handle(d));
+    // A tag the version-tagger pushed: its release run is already under way.
+    if (verdict->tag_push && !verdict->records.empty()) {
+      const auto& t = *verdict->tag_push;
+      auto created = created_tags.was_created(t.repository, t.tag, t.sha);
+      if (!created) {
+        metrics.publish_failures.Increment();
+        log.warn("created-tag lookup unavailable", {{"delivery_id", d.delivery_id}, {"error", created.error().message}});
+        reply(unavailable("state store unavailable"));
+        return;
+      }
+      if (*created) *verdict = skip_created_tag();
+    }
     metrics.deliveries.Add({{"outcome", verdict->outcome}}).Increment();
     const std::string run_id = verdict->run_ids.empty() ? "" : verdict->run_ids.front();
     log.info("delivery", {{"delivery_id", d.delivery_id},

@@ -125,6 +125,8 @@ std::string run_id_for(const std::string& delivery_id, const std::string& pipeli
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
 }
 
+Verdict skip_created_tag() { return acknowledge("skipped", "tag created by conveyor"); }
+
 Handler::Handler(std::vector<config::Pipeline> pipelines, std::vector<std::string> secrets, std::string topic_prefix)
     : pipelines_(std::move(pipelines)), secrets_(std::move(secrets)), topic_prefix_(std::move(topic_prefix)) {}
 
@@ -179,6 +181,9 @@ Verdict Handler::handle(const Delivery& d) const {
   }
   if (v.run_ids.empty()) {
     return acknowledge("ignored", "no pipeline matches " + change.repository + " " + change.ref);
+  }
+  if (change.kind == github::Change::Kind::push && change.ref_kind == "tag") {
+    v.tag_push = Verdict::TagPush{change.repository, change.ref_name, change.sha};
   }
   v.status = 202;
   v.outcome = "started";

@@ -4,6 +4,7 @@
 // and publishes; see app.cpp.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,18 @@ struct Verdict {
   nlohmann::json body;       // response JSON
   std::vector<events::KafkaRecord> records;  // to publish before answering (only when outcome == started)
   std::vector<std::string> run_ids;
+  // Set when a tag push starts runs: the app skips tags conveyor's
+  // version-tagger pushed itself (store::CreatedTags), see app.cpp.
+  struct TagPush {
+    std::string repository;  // "owner/repo" as GitHub names it
+    std::string tag;         // short name, "v1.2.0"
+    std::string sha;         // the push's `after`
+  };
+  std::optional<TagPush> tag_push;
 };
+
+// The verdict for a tag push whose tag conveyor created: 202, publish nothing.
+Verdict skip_created_tag();
 
 class Handler {
  public:

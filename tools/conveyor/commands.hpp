@@ -13,6 +13,8 @@ void add_events_commands(CLI::App& app, int& exit_code);
 void add_config_commands(CLI::App& app, int& exit_code);
 // `conveyor values set FILE KEY=VALUE...` / `values get FILE KEY`: comment-preserving YAML edits.
 void add_values_commands(CLI::App& app, int& exit_code);
+// `conveyor version next --repo PATH [--branch NAME] [--tag-prefix v]`: the next version and why.
+void add_version_commands(CLI::App& app, int& exit_code);
 
 // Kafka bootstrap servers: $CONVEYOR_KAFKA_BROKERS, else 127.0.0.1:19092.
 std::string default_brokers();

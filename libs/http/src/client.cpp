@@ -9,16 +9,24 @@
 #include <string>
 #include <utility>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "conveyor/http/client.hpp"
 
@@ -36,14 +44,14 @@ using error_code = boost::system::error_code;
 constexpr std::uint64_t kMaxResponseBody = 256u << 20;
 
 struct Url {
+  bool tls = false;  // https
   std::string host;  // without brackets
   std::uint16_t port = 80;
   std::string target = "/";
-  std::string origin;  // "http://host:port", safe to put in messages (no path or query)
+  std::string origin;  // "http(s)://host:port", safe to put in messages (no path or query)
 };
 
 Result<Url> parse_url(const std::string& url) {
-  constexpr std::string_view kHttp = "http://";
   auto starts_with_ci = [&](std::string_view prefix) {
     if (url.size() < prefix.size()) return false;
     for (std::size_t i = 0; i < prefix.size(); ++i) {
@@ -51,13 +59,19 @@ Result<Url> parse_url(const std::string& url) {
     }
     return true;
   };
-  if (starts_with_ci("https://")) return make_error(Errc::invalid_argument, "https URLs are not supported by this client");
-  if (!starts_with_ci(kHttp)) return make_error(Errc::invalid_argument, "URL must start with http://");
+  Url out;
   std::string_view rest(url);
-  rest.remove_prefix(kHttp.size());
+  if (starts_with_ci("https://")) {
+    out.tls = true;
+    out.port = 443;
+    rest.remove_prefix(8);
+  } else if (starts_with_ci("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return make_error(Errc::invalid_argument, "URL must start with http:// or https://");
+  }
   auto slash = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, slash);
-  Url out;
   if (slash != std::string_view::npos) {
     std::string_view target = rest.substr(slash);
     target = target.substr(0, target.find('#'));  // fragments are not sent
@@ -106,14 +120,36 @@ Result<Url> parse_url(const std::string& url) {
     }
   }
   const bool v6 = out.host.find(':') != std::string::npos;
-  out.origin = "http://" + (v6 ? "[" + out.host + "]" : out.host) + ":" + std::to_string(out.port);
+  out.origin = std::string(out.tls ? "https://" : "http://") + (v6 ? "[" + out.host + "]" : out.host) + ":" +
+               std::to_string(out.port);
   return out;
 }
 
 std::string host_header(const Url& u) {
   std::string h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-  if (u.port != 80) h += ":" + std::to_string(u.port);
+  if (u.port != (u.tls ? 443 : 80)) h += ":" + std::to_string(u.port);
   return h;
+}
+
+// One TLS client context for the process: peers are verified against the
+// system's trust store (OpenSSL's default paths, which honour SSL_CERT_FILE
+// and SSL_CERT_DIR), TLS 1.2 or later.
+asio::ssl::context& tls_context() {
+  static asio::ssl::context* ctx = [] {
+    auto* c = new asio::ssl::context(asio::ssl::context::tls_client);
+    c->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    c->set_default_verify_paths();
+    c->set_verify_mode(asio::ssl::verify_peer);
+    return c;
+  }();
+  return *ctx;
+}
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  (void)asio::ip::make_address(host, ec);
+  return !ec;
 }
 
 bool is_timeout(const error_code& ec) {
@@ -121,16 +157,29 @@ bool is_timeout(const error_code& ec) {
 }
 
 // One request's async chain; run() drives it on a private io_context.
+// Stream is beast::tcp_stream (http) or beast::ssl_stream over it (https:
+// SNI, peer verified against the trust store and the host name).
+template <class Stream>
 class Exchange {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
   Exchange(Url url, bhttp::request<bhttp::string_body> req, std::chrono::milliseconds timeout)
-      : url_(std::move(url)), req_(std::move(req)), timeout_(timeout) {
+      : url_(std::move(url)), req_(std::move(req)), timeout_(timeout), stream_(make_stream()) {
     parser_.body_limit(kMaxResponseBody);
   }
 
   Result<ClientResponse> run() {
+    if constexpr (kTls) {
+      // SNI names the host (never an IP literal, RFC 6066 §3); the
+      // certificate must match it.
+      if (!is_ip_literal(url_.host) && !SSL_set_tlsext_host_name(stream_.native_handle(), url_.host.c_str())) {
+        return make_error(Errc::internal, "https " + url_.origin + ": cannot set the TLS server name");
+      }
+      stream_.set_verify_callback(asio::ssl::host_name_verification(url_.host));
+    }
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
-    stream_.expires_at(deadline);
+    beast::get_lowest_layer(stream_).expires_at(deadline);
     // Name resolution has no tcp_stream timeout: a timer cancels it.
     guard_.expires_at(deadline);
     guard_.async_wait([this](error_code ec) {
@@ -145,15 +194,18 @@ class Exchange {
                               resolving_ = false;
                               guard_.cancel();
                               if (ec) return finish(resolve_timed_out_ ? error_code(beast::error::timeout) : ec, "resolve");
-                              stream_.async_connect(results, [this](error_code cec, const tcp::endpoint&) {
-                                if (cec) return finish(cec, "connect");
-                                bhttp::async_write(stream_, req_, [this](error_code wec, std::size_t) {
-                                  if (wec) return finish(wec, "write");
-                                  bhttp::async_read(stream_, buffer_, parser_, [this](error_code rec, std::size_t) {
-                                    finish(rec, "read");
+                              beast::get_lowest_layer(stream_).async_connect(
+                                  results, [this](error_code cec, const tcp::endpoint&) {
+                                    if (cec) return finish(cec, "connect");
+                                    if constexpr (kTls) {
+                                      stream_.async_handshake(asio::ssl::stream_base::client, [this](error_code hec) {
+                                        if (hec) return finish(hec, "TLS handshake");
+                                        send();
+                                      });
+                                    } else {
+                                      send();
+                                    }
                                   });
-                                });
-                              });
                             });
     ioc_.run();
     if (!result_) return make_error(Errc::internal, "http client: request did not complete");
@@ -161,11 +213,32 @@ class Exchange {
   }
 
  private:
+  Stream make_stream() {
+    if constexpr (kTls) {
+      return Stream(ioc_, tls_context());
+    } else {
+      return Stream(ioc_);
+    }
+  }
+
+  void send() {
+    bhttp::async_write(stream_, req_, [this](error_code wec, std::size_t) {
+      if (wec) return finish(wec, "write");
+      bhttp::async_read(stream_, buffer_, parser_, [this](error_code rec, std::size_t) { finish(rec, "read"); });
+    });
+  }
+
   void finish(error_code ec, const char* step) {
     guard_.cancel();
+    // A TLS peer that closes without close_notify still sent a complete
+    // response when the parser says so.
+    if constexpr (kTls) {
+      if (ec == asio::ssl::error::stream_truncated && parser_.is_done()) ec = {};
+    }
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    auto& lowest = beast::get_lowest_layer(stream_);
+    lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest.close();
     const std::string where = std::string(req_.method_string()) + " " + url_.origin;
     if (ec) {
       if (is_timeout(ec)) {
@@ -198,7 +271,7 @@ class Exchange {
   asio::io_context ioc_{1};
   tcp::resolver resolver_{ioc_};
   asio::steady_timer guard_{ioc_};
-  beast::tcp_stream stream_{ioc_};
+  Stream stream_;
   beast::flat_buffer buffer_;
   bhttp::response_parser<bhttp::string_body> parser_;
   bool resolving_ = false;
@@ -236,7 +309,11 @@ Result<ClientResponse> request(const std::string& method, const std::string& url
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     req.content_length(body.size());
   }
-  Exchange exchange(std::move(parsed).value(), std::move(req), timeout);
+  if (parsed->tls) {
+    Exchange<beast::ssl_stream<beast::tcp_stream>> exchange(std::move(parsed).value(), std::move(req), timeout);
+    return exchange.run();
+  }
+  Exchange<beast::tcp_stream> exchange(std::move(parsed).value(), std::move(req), timeout);
   return exchange.run();
 }
 

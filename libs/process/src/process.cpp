@@ -203,7 +203,7 @@ bool group_alive(pid_t pgid) {
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return true;
   bool alive = false;
-  char path[64];
+  char path[300];  // "/proc/" + a d_name (at most 255) + "/stat"
   char stat[512];
   while (!alive) {
     const dirent* entry = ::readdir(proc);

@@ -180,7 +180,10 @@ int run(runtime::Service& service, const StageServiceOptions& options, Handler h
 
   bus::WorkerOptions worker_options;
   worker_options.brokers = cfg.kafka.brokers;
-  worker_options.group_id = "conveyor-" + service.name;
+  // One group per service; a non-default topic prefix (another suite on the
+  // same cluster, or a test) gets its own group too.
+  worker_options.group_id = cfg.kafka.topic_prefix == "conveyor" ? "conveyor-" + service.name
+                                                                   : cfg.kafka.topic_prefix + "-" + service.name;
   worker_options.topics = {events::stage_topic(options.stage, cfg.kafka.topic_prefix)};
   worker_options.dlq_topic = cfg.kafka.topic_prefix + ".dlq";
   worker_options.concurrency = options.concurrency;

@@ -1,6 +1,7 @@
 #include "conveyor/store/store.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace conveyor::store {
 namespace {
@@ -140,6 +141,47 @@ Result<void> Locks::release(const LockLease& lease) {
   auto r = redis_->command({"EVAL", kRelease, "1", prefix_ + "lock:" + lease.name, holder(lease)});
   if (!r) return std::move(r).error();
   return {};
+}
+
+CreatedTags::CreatedTags(std::shared_ptr<Redis> redis, std::string prefix)
+    : redis_(std::move(redis)), prefix_(std::move(prefix)) {}
+
+std::string CreatedTags::key(const std::string& repository, const std::string& tag) const {
+  std::string repo = repository;
+  std::transform(repo.begin(), repo.end(), repo.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return prefix_ + "created-tag:" + repo + ":" + tag;
+}
+
+Result<void> CreatedTags::record(const std::string& repository, const std::string& tag,
+                                 const std::vector<std::string>& shas, std::chrono::seconds ttl) {
+  std::string value;
+  for (const auto& sha : shas) {
+    if (sha.empty()) continue;
+    if (!value.empty()) value += ' ';
+    value += sha;
+  }
+  if (value.empty()) return make_error(Errc::invalid_argument, "created tag " + tag + ": no SHA to record");
+  const std::string secs = std::to_string(std::max<long long>(1, ttl.count()));
+  auto r = redis_->command({"SET", key(repository, tag), value, "EX", secs});
+  if (!r) return std::move(r).error();
+  return {};
+}
+
+Result<bool> CreatedTags::was_created(const std::string& repository, const std::string& tag, const std::string& sha) {
+  if (sha.empty()) return false;
+  auto r = redis_->command({"GET", key(repository, tag)});
+  if (!r) return std::move(r).error();
+  if (r->is_nil()) return false;
+  std::size_t start = 0;
+  const std::string& value = r->str;
+  while (start <= value.size()) {
+    std::size_t end = value.find(' ', start);
+    if (end == std::string::npos) end = value.size();
+    if (value.compare(start, end - start, sha) == 0 && end - start == sha.size()) return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 }  // namespace conveyor::store

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "conveyor/bus/producer.hpp"
 #include "conveyor/events/cdevents.hpp"
@@ -77,6 +78,20 @@ std::vector<json> cdevents_of(const std::vector<events::KafkaRecord>& records, c
   return out;
 }
 
+// A reader at the end of a topic created a moment ago: the new partitions may
+// have no leader yet, so retry for a while.
+std::unique_ptr<bus::Reader> reader_at_end_when_ready(const std::string& topic) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    try {
+      return reader_at_end(kafka_brokers(), topic);
+    } catch (const std::exception&) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+}
+
 class HelmUpdaterIT : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,9 +101,9 @@ class HelmUpdaterIT : public ::testing::Test {
              {".stage.helm", 3}, {".events", 3}, {".dlq", 1}, {".stage.deploy", 3}}) {
       create_topic_named(kafka_brokers(), prefix_ + suffix, partitions);
     }
-    events_ = reader_at_end(kafka_brokers(), prefix_ + ".events");
-    deploy_ = reader_at_end(kafka_brokers(), prefix_ + ".stage.deploy");
-    dlq_ = reader_at_end(kafka_brokers(), prefix_ + ".dlq");
+    events_ = reader_at_end_when_ready(prefix_ + ".events");
+    deploy_ = reader_at_end_when_ready(prefix_ + ".stage.deploy");
+    dlq_ = reader_at_end_when_ready(prefix_ + ".dlq");
     gitops_ = std::make_unique<GitRepo>(dir_ + "/gitops");
     gitops_->commit({{kFile, kValues}, {"README.md", "GitOps repository\n"}}, "initial");
     write_file(dir_ + "/conveyor.yaml", config_yaml());

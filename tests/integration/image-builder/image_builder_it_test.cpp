@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "conveyor/bus/producer.hpp"
 #include "conveyor/events/cdevents.hpp"
@@ -89,6 +90,20 @@ std::set<std::string> platforms_of(const json& index) {
   return out;
 }
 
+// A reader at the end of a topic created a moment ago: until its partitions
+// have leaders, opening fails ("Not leader for partition"); retry until then.
+std::unique_ptr<bus::Reader> reader_when_ready(const std::string& topic) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    try {
+      return reader_at_end(kafka_brokers(), topic);
+    } catch (const std::exception&) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+}
+
 int count_log_lines(const std::string& log, const std::string& msg, const std::string& run_id) {
   int n = 0;
   std::istringstream in(log);
@@ -113,9 +128,9 @@ class ImageBuilderIT : public ::testing::Test {
              {".stage.build", 3}, {".events", 3}, {".dlq", 1}, {".stage.helm", 3}}) {
       create_topic_named(kafka_brokers(), prefix_ + suffix, partitions);
     }
-    events_ = reader_at_end(kafka_brokers(), prefix_ + ".events");
-    helm_ = reader_at_end(kafka_brokers(), prefix_ + ".stage.helm");
-    dlq_ = reader_at_end(kafka_brokers(), prefix_ + ".dlq");
+    events_ = reader_when_ready(prefix_ + ".events");
+    helm_ = reader_when_ready(prefix_ + ".stage.helm");
+    dlq_ = reader_when_ready(prefix_ + ".dlq");
     repo_ = std::make_unique<GitRepo>(dir_ + "/app");
     good_sha_ = repo_->commit({{"Dockerfile", kGoodDockerfile}, {"hello.txt", "hello from conveyor\n"}}, "good");
     bad_sha_ = repo_->commit({{"Dockerfile", kBadDockerfile}}, "broken Dockerfile");
@@ -182,7 +197,8 @@ class ImageBuilderIT : public ::testing::Test {
                                       {"tags", {"{{version}}", "{{short-sha}}", "latest"}},
                                       {"build-args", {{"GREETING", "hi"}}},
                                       {"tls-verify", false}}});
-    auto req = events::first_request(run, {{"build", images}, {"helm", {{"file", "values.yaml"}}}});
+    // Stage settings travel as objects: the build stage's are {"images": [...]}.
+    auto req = events::first_request(run, {{"build", {{"images", images}}}, {"helm", {{"file", "values.yaml"}}}});
     return req;
   }
 
@@ -204,6 +220,14 @@ class ImageBuilderIT : public ::testing::Test {
   void drain_events(const std::string& run_id, const std::string& last_type, std::size_t count = 1) {
     ASSERT_TRUE(collect_until(
         *events_, events_seen_, [&](auto& v) { return cdevents_of(v, run_id, last_type).size() >= count; }, 30s));
+  }
+
+  // A stage failure ends the run; it is never an infrastructure error that
+  // lands in the (test's own) dead-letter topic.
+  void expect_no_dead_letters() {
+    std::vector<events::KafkaRecord> dead;
+    collect_until(*dlq_, dead, [](auto&) { return false; }, 1s);
+    EXPECT_TRUE(dead.empty()) << dead.size() << " record(s) in " << prefix_ << ".dlq";
   }
 
   static void expect_valid(const json& event) {
@@ -299,12 +323,13 @@ TEST_F(ImageBuilderIT, FailingDockerfileFailsTheRunWithTheReason) {
   // Nothing pushed, no next stage.
   EXPECT_EQ(read_index(image_path_, "1.2.3").status, 404);
   EXPECT_TRUE(of_run(helm_seen_, req.run.run_id).empty());
+  expect_no_dead_letters();
   EXPECT_TRUE(service_->running());
 }
 
 TEST_F(ImageBuilderIT, RegistryDownFailsTheRunAndNamesIt) {
   auto req = request(good_sha_);
-  req.settings[0]["repository"] = "127.0.0.1:1/" + image_path_;  // nothing listens on port 1
+  req.settings["images"][0]["repository"] = "127.0.0.1:1/" + image_path_;  // nothing listens on port 1
   send(req);
   ASSERT_TRUE(wait_for_finished(req.run.run_id)) << service_->log();
   const auto finished = cdevents_of(events_seen_, req.run.run_id, "dev.cdevents.pipelinerun.finished").at(0);
@@ -312,6 +337,7 @@ TEST_F(ImageBuilderIT, RegistryDownFailsTheRunAndNamesIt) {
   const std::string errors = finished["subject"]["content"]["errors"];
   EXPECT_NE(errors.find("push of 127.0.0.1:1/" + image_path_ + ":1.2.3 failed"), std::string::npos) << errors;
   EXPECT_NE(errors.find("no tag was pushed"), std::string::npos) << errors;
+  expect_no_dead_letters();
   EXPECT_TRUE(service_->running());
 }
 

@@ -235,7 +235,7 @@ TEST_F(NotifierIT, EachProviderGetsExactlyItsNotifications) {
   EXPECT_EQ(embeds, (std::vector<std::pair<std::string, int>>{{"imprun: run succeeded on main", 0x2EA043},
                                                                {"imprun: run failed on main", 0xCF222E},
                                                                {"imprun: production rolled back", 0xCF222E}}));
-  EXPECT_EQ(json::parse(discord[1].body)["embeds"][0]["description"], "unit tests failed: <2> & \\*more\\*");
+  EXPECT_EQ(json::parse(discord[1].body)["embeds"][0]["description"], "unit tests failed: <2\\> & \\*more\\*");
 
   // Generic webhook: the CDEvents byte for byte, signed, in order.
   const auto hooks = hooks_.requests("/hooks/conveyor");

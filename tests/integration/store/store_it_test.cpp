@@ -139,5 +139,36 @@ TEST(Locks, ExclusiveWithGrowingFencingTokensAndExpiry) {
   EXPECT_TRUE(free_again->has_value());
 }
 
+TEST(CreatedTags, RecordedShasMatchCaseInsensitiveRepositoryAndExpire) {
+  const std::string p = prefix();
+  CreatedTags tags(connect(), p);
+  const std::string commit(40, 'a'), tag_object(40, 'b');
+  auto none = tags.was_created("Acme/App", "v1.2.0", commit);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(tags.record("Acme/App", "v1.2.0", {commit, tag_object}, 60s).ok());
+  EXPECT_TRUE(*tags.was_created("Acme/App", "v1.2.0", commit));
+  EXPECT_TRUE(*tags.was_created("acme/app", "v1.2.0", tag_object));  // GitHub's `after` of an annotated tag
+  EXPECT_FALSE(*tags.was_created("Acme/App", "v1.2.0", std::string(40, 'c')));  // same tag, another commit
+  EXPECT_FALSE(*tags.was_created("Acme/App", "v1.2.0", commit.substr(0, 39)));   // whole SHAs only
+  EXPECT_FALSE(*tags.was_created("Acme/App", "v1.2.1", commit));
+  EXPECT_FALSE(*tags.was_created("Acme/Other", "v1.2.0", commit));
+  EXPECT_FALSE(*tags.was_created("Acme/App", "v1.2.0", ""));
+  EXPECT_EQ(tags.record("Acme/App", "v1.3.0", {}, 60s).error().code, Errc::invalid_argument);
+
+  // The documented key layout, with its TTL.
+  auto redis = connect();
+  auto ttl = redis->command({"TTL", p + "created-tag:acme/app:v1.2.0"});
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT(ttl->integer, 0);
+  EXPECT_LE(ttl->integer, 60);
+  ASSERT_TRUE(tags.record("Acme/App", "v1.2.1", {commit}, 1s).ok());
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (*tags.was_created("Acme/App", "v1.2.1", commit) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_FALSE(*tags.was_created("Acme/App", "v1.2.1", commit));
+}
+
 }  // namespace
 }  // namespace conveyor::store

@@ -384,6 +384,8 @@ TEST_F(TestRunnerIT, KilledMidStepTheRequestCompletesOnceAfterRestart) {
   service_->kill(SIGKILL);
   ASSERT_TRUE(service_->wait_exit(10s));
   start();
+  // The killed run's checkout is swept at start (nobody holds its lock).
+  EXPECT_TRUE(service_->wait_for_log("removed a stale workspace", 5s)) << service_->log();
   ASSERT_TRUE(wait_events(run.run_id, "pipelinerun.finished", 1, 55s)) << service_->log();
   EXPECT_EQ(count_lines(done), 1u);
   EXPECT_GE(count_lines(started), 2u);  // the step ran again after the restart
@@ -394,6 +396,45 @@ TEST_F(TestRunnerIT, KilledMidStepTheRequestCompletesOnceAfterRestart) {
   EXPECT_EQ(finished_ids.size(), 1u);
   EXPECT_EQ(suite_ids.size(), 1u);
   EXPECT_EQ(of_type(run_events(run.run_id), "pipelinerun.finished").at(0)["subject"]["content"]["outcome"], "success");
+  EXPECT_TRUE(wait_until([&] { return fs::is_empty(dir_ + "/ws"); }, 5s));
+}
+
+// CRC-32 (IEEE), as librdkafka's default partitioner hashes record keys.
+std::uint32_t crc32(const std::string& s) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : s) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+TEST_F(TestRunnerIT, RunsOfOtherRepositoriesDoNotWaitForEachOther) {
+  // Two repositories whose requests land on different partitions of the
+  // 3-partition work topic; each run's step waits for the other's to start,
+  // so both pass only if the instance runs them at once (concurrency 2).
+  const std::string first = "acme/par-0";
+  std::string second;
+  for (int i = 1; second.empty(); ++i) {
+    const std::string name = "acme/par-" + std::to_string(i);
+    if (crc32(name) % 3 != crc32(first) % 3) second = name;
+  }
+  const std::string sha = repo_->commit({{"a", "b"}});
+  auto a = new_run(sha);
+  a.repository = first;
+  auto b = new_run(sha);
+  b.repository = second;
+  auto step = [&](const std::string& mine, const std::string& other) {
+    return json{{"steps",
+                 {{{"run", "touch " + dir_ + "/" + mine + "; until [ -e " + dir_ + "/" + other + " ]; do sleep 0.05; done"},
+                   {"timeout", "20s"}}}}};
+  };
+  submit(a, step("a-started", "b-started"));
+  submit(b, step("b-started", "a-started"));
+  ASSERT_TRUE(wait_events(a.run_id, "pipelinerun.finished")) << service_->log();
+  ASSERT_TRUE(wait_events(b.run_id, "pipelinerun.finished")) << service_->log();
+  EXPECT_EQ(of_type(run_events(a.run_id), "pipelinerun.finished").at(0)["subject"]["content"]["outcome"], "success");
+  EXPECT_EQ(of_type(run_events(b.run_id), "pipelinerun.finished").at(0)["subject"]["content"]["outcome"], "success");
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ class HandlerTest : public ::testing::Test {
     request_.run.ref_name = "main";
     request_.run.sha = kSha;
     request_.run.outputs = {{"test", json::object()}, {"version", {{"version", "1.2.3"}, {"tag", "v1.2.3"}}}};
-    request_.settings = json::array({{{"name", "app"},
+    request_.settings["images"] = json::array({{{"name", "app"},
                                       {"repository", "127.0.0.1:15000/team/app"},
                                       {"tags", {"{{version}}", "{{short-sha}}", "latest"}},
                                       {"build-args", {{"GREETING", "hi"}}},
@@ -206,7 +206,7 @@ TEST_F(HandlerTest, BuildsPushesVerifiesAndReports) {
 }
 
 TEST_F(HandlerTest, SeveralImagesDefaultsAndTheSuiteRegistry) {
-  request_.settings = json::array({{{"name", "a"}, {"repository", "team/a"}},
+  request_.settings["images"] = json::array({{{"name", "a"}, {"repository", "team/a"}},
                                    {{"name", "b"},
                                     {"repository", "127.0.0.1:15000/team/b"},
                                     {"context", "server"},
@@ -230,7 +230,8 @@ TEST_F(HandlerTest, SeveralImagesDefaultsAndTheSuiteRegistry) {
 }
 
 TEST_F(HandlerTest, FailingBuildFailsTheRunWithTheReason) {
-  backend_.build_answer = StepResult{false, "Error: building at STEP \"COPY missing.txt /x\": no such file (exit code 125)"};
+  backend_.build_answer =
+      StepResult{false, "Error: building at STEP \"COPY missing.txt /x\": no such file (exit code 125)"};
   auto r = handle();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, stage::StageResult::Status::failed);
@@ -308,7 +309,7 @@ TEST_F(HandlerTest, VersionTagWithoutVersionOutputFailsBeforeAnyWork) {
 }
 
 TEST_F(HandlerTest, PathsOutsideTheRepositoryAreRefused) {
-  request_.settings[0]["dockerfile"] = "../../etc/passwd";
+  request_.settings["images"][0]["dockerfile"] = "../../etc/passwd";
   auto r = handle();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, stage::StageResult::Status::failed);
@@ -327,7 +328,7 @@ TEST_F(HandlerTest, SymlinkedContextOutsideIsRefused) {
   HandlerOptions options;
   options.work_dir = work_;
   Handler handler(options, linking, backend_, registry_, probe_);
-  request_.settings[0]["context"] = "link";
+  request_.settings["images"][0]["context"] = "link";
   auto r = handler.handle(request_, [](const json&) -> Result<void> { return {}; });
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, stage::StageResult::Status::failed);
@@ -336,7 +337,7 @@ TEST_F(HandlerTest, SymlinkedContextOutsideIsRefused) {
 }
 
 TEST_F(HandlerTest, MissingDockerfileIsAClearFailure) {
-  request_.settings[0]["dockerfile"] = "nope/Dockerfile";
+  request_.settings["images"][0]["dockerfile"] = "nope/Dockerfile";
   auto r = handle();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, stage::StageResult::Status::failed);
@@ -357,7 +358,7 @@ TEST_F(HandlerTest, CheckoutFailureFailsTheRun) {
 TEST_F(HandlerTest, CredentialsFromTheEnvironmentGoToAPrivateFile) {
   const std::string secret = R"({"auths":{"127.0.0.1:15000":{"auth":"dXNlcjpzM2NyM3Q="}}})";
   ::setenv("IT_IMAGE_BUILDER_AUTH", secret.c_str(), 1);
-  request_.settings[0]["registry-auth"] = {{"env", "IT_IMAGE_BUILDER_AUTH"}};
+  request_.settings["images"][0]["registry-auth"] = {{"env", "IT_IMAGE_BUILDER_AUTH"}};
   auto r = handle();
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->status, stage::StageResult::Status::succeeded) << r->reason;
@@ -374,7 +375,7 @@ TEST_F(HandlerTest, CredentialsFromTheEnvironmentGoToAPrivateFile) {
   EXPECT_EQ(missing->status, stage::StageResult::Status::failed);
   EXPECT_NE(missing->reason.find("IT_IMAGE_BUILDER_AUTH"), std::string::npos) << missing->reason;
 
-  request_.settings[0]["registry-auth"] = {{"file", "/run/secrets/registry.json"}};
+  request_.settings["images"][0]["registry-auth"] = {{"file", "/run/secrets/registry.json"}};
   auto from_file = handle();
   ASSERT_TRUE(from_file.ok());
   EXPECT_EQ(backend_.builds.back().auth_file, "/run/secrets/registry.json");
@@ -415,6 +416,10 @@ TEST(ParseImages, DefaultsAndErrors) {
   EXPECT_EQ(specs->at(0).platforms, (std::vector<std::string>{"linux/amd64", "linux/arm64"}));
   EXPECT_EQ(specs->at(0).tags, (std::vector<std::string>{"{{sha}}"}));
   EXPECT_TRUE(specs->at(0).tls_verify);
+  // As stage requests carry it: an object.
+  auto wrapped = parse_images({{"images", json::array({{{"name", "a"}, {"repository", "r.io/a"}}})}});
+  ASSERT_TRUE(wrapped.ok()) << wrapped.error().message;
+  EXPECT_EQ(wrapped->at(0).name, "a");
 
   auto expect_error = [](const json& settings, const std::string& text) {
     auto r = parse_images(settings);
@@ -422,10 +427,12 @@ TEST(ParseImages, DefaultsAndErrors) {
     EXPECT_NE(r.error().message.find(text), std::string::npos) << r.error().message;
   };
   expect_error(json::object(), "non-empty list");
+  expect_error({{"images", json::array()}}, "non-empty list");
   expect_error(json::array(), "non-empty list");
   expect_error(json::array({{{"name", "a"}}}), "images[0].repository: is required");
   expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"bogus", 1}}}), "images[0].bogus: unknown key");
-  expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"platforms", json::array()}}}), "images[0].platforms");
+  expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"platforms", json::array()}}}),
+               "images[0].platforms");
   expect_error(json::array({{{"name", "a"}, {"repository", "r"}}, {{"name", "a"}, {"repository", "s"}}}),
                "images[1].name: 'a' is used twice");
   expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"build-args", {{"X", 1}}}}}),

@@ -16,8 +16,8 @@ TemplateValues values() {
 }
 
 TEST(Templates, ExpandsEveryPlaceholderAndLiterals) {
-  auto tags = render_tags({"{{version}}", "{{sha}}", "{{short-sha}}", "{{branch}}", "latest", "v{{version}}-{{short-sha}}"},
-                          values());
+  auto tags = render_tags(
+      {"{{version}}", "{{sha}}", "{{short-sha}}", "{{branch}}", "latest", "v{{version}}-{{short-sha}}"}, values());
   ASSERT_TRUE(tags.ok()) << tags.error().message;
   EXPECT_EQ(*tags, (std::vector<std::string>{"1.2.3", kSha, "6113728", "main", "latest", "v1.2.3-6113728"}));
 }

@@ -100,8 +100,11 @@ TEST(Classify, EveryRouteWordHasItsEvents) {
       {deployed(), Kind::deployed, Status::success},
       {record_of(events::service_upgraded(run, kSource, "ns/app", "production", "pkg:oci/x"), run, "d"), Kind::deployed,
        Status::success},
-      {custom("dev.conveyor.service.verified.0.1.0", {{"environment", {{"id", "production"}}}}, "e"), Kind::verified,
+      {record_of(events::taskrun_finished(run, kSource, "verify", "r:verify", "success"), run, "e"), Kind::verified,
        Status::success},
+      {record_of(events::taskrun_finished(run, kSource, "verify", "r:verify", "failure", "5xx rate 3%"), run, "e2"),
+       Kind::verified, Status::failure},
+      {custom("dev.conveyor.service.verified.0.1.0", {{"environment", {{"id", "production"}}}}, "e3"), std::nullopt},
       {rolledback(), Kind::rolledback, Status::failure},
       {record_of(events::pipelinerun_queued(run, kSource), run, "f"), std::nullopt},
       {record_of(events::build_finished(run, kSource, "b1", "pkg:oci/x"), run, "g"), std::nullopt},
@@ -183,7 +186,7 @@ TEST(Plan, RoutingMatrix) {
       {"built", record_of(events::artifact_published(run, kSource, "pkg:oci/x@sha256%3Aa"), run, "3"), {w}},
       {"deployed", deployed(), {s, w, gd}},
       {"deployed to staging", deployed("staging"), {s, w, gd}},
-      {"verified", custom("dev.conveyor.service.verified.0.1.0", {{"environment", {{"id", "production"}}}}, "4"), {w, gd}},
+      {"verified", record_of(events::taskrun_finished(run, kSource, "verify", "r:verify", "success"), run, "4"), {w, gd}},
       {"rolledback", rolledback(), {s, w, gd}},
       {"succeeded in staging", record_of(events::pipelinerun_finished(staging, kSource, "success"), staging, "5"),
        {d, w, gs}},
@@ -234,6 +237,26 @@ TEST(Plan, NotificationCarriesTheRunAndALinkToTheCommit) {
   EXPECT_EQ(n.version, "1.4.0");
   EXPECT_EQ(n.run_id, sample_run().run_id);
   EXPECT_EQ(n.cdevent, deployed().value);
+}
+
+TEST(Plan, TitlesSayWhatHappened) {
+  const auto routes = routes_of({imprun_pipeline(json::array(
+      {{{"provider", "webhook"}, {"url", "http://w"}, {"on", {"verified", "rolledback", "failed", "tested", "released"}}}}))});
+  const events::RunContext run = sample_run();
+  auto title = [&](const events::KafkaRecord& r) {
+    const auto notes = plan(decoded(r), routes);
+    return notes.size() == 1 ? notes[0].title + " | " + notes[0].detail : std::string("(none)");
+  };
+  EXPECT_EQ(title(record_of(events::taskrun_finished(run, kSource, "verify", "r:verify", "failure", "5xx rate 3%"), run, "1")),
+            "imprun: production failed verification | 5xx rate 3%");
+  EXPECT_EQ(title(record_of(events::taskrun_finished(run, kSource, "verify", "r:verify", "success"), run, "2")),
+            "imprun: production verified | ");
+  EXPECT_EQ(title(rolledback()), "imprun: production rolled back | ");
+  EXPECT_EQ(title(finished("error", "kafka unavailable")), "imprun: run errored on main | kafka unavailable");
+  EXPECT_EQ(title(testsuite_finished("failure")), "imprun: tests failed on main | 2 failed");
+  EXPECT_EQ(title(custom("dev.conveyor.version.released.0.1.0", {{"version", "2.0.0"}}, "3")),
+            "imprun: released 2.0.0 | ");  // the event's own version over the run's
+  EXPECT_EQ(title(custom("dev.conveyor.version.released.0.1.0", json::object(), "4")), "imprun: released 1.4.0 | ");
 }
 
 TEST(Routes, KeysAreStableAcrossReorderingAndDifferForDifferentRoutes) {

@@ -291,6 +291,38 @@ TEST_F(HandlerTest, KeepWorkspacesKeepsTheCheckout) {
   EXPECT_EQ(read(ws + "/src/kept.txt"), "yes");
 }
 
+TEST_F(HandlerTest, SweepRemovesOnlyWorkspacesNoRunHolds) {
+  const std::string sha = repo_->commit({{"a", "b"}});
+  // A workspace left by a crashed run: lock file present, nobody holds it.
+  const fs::path stale = fs::path(env_.workspace_root) / (kRunId + "-stale1");
+  fs::create_directories(stale / "src/readonly");
+  std::ofstream(stale / ".conveyor-lock");
+  fs::permissions(stale / "src/readonly", fs::perms::owner_read | fs::perms::owner_exec);
+  // A kept one, and something that is not a workspace at all.
+  auto kept = run(request(sha, {{"steps", {{{"run", "true"}}}}, {"keep-workspaces", true}}));
+  ASSERT_TRUE(kept.ok());
+  const std::string kept_dir = finished_of(*kept)["customData"]["workspace"];
+  fs::create_directories(fs::path(env_.workspace_root) / "logs");
+  auto removed = sweep_stale_workspaces(env_.workspace_root);
+  EXPECT_EQ(removed, std::vector<std::string>{stale.string()});
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(kept_dir + "/src/a"));
+  EXPECT_TRUE(fs::exists(fs::path(env_.workspace_root) / "logs"));
+}
+
+TEST_F(HandlerTest, SweepLeavesAWorkspaceInUse) {
+  const std::string sha = repo_->commit({{"a", "b"}});
+  const std::string started = dir_ + "/started";
+  std::thread runner([&] {
+    (void)run(request(sha, {{"steps", {{{"run", "touch " + started + "; sleep 1"}}}}}));
+  });
+  for (int i = 0; i < 500 && !fs::exists(started); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(fs::exists(started));
+  EXPECT_TRUE(sweep_stale_workspaces(env_.workspace_root).empty());
+  runner.join();
+  EXPECT_TRUE(fs::is_empty(env_.workspace_root));
+}
+
 TEST_F(HandlerTest, PublishFailureIsAnInfrastructureError) {
   const std::string sha = repo_->commit({{"a", "b"}});
   stage::Publish failing = [](const json&) -> Result<void> { return make_error(Errc::unavailable, "kafka down"); };

@@ -154,6 +154,22 @@ TEST(Handler, TagPushMatchesTagGlobs) {
   EXPECT_EQ(request->run.ref_name, "simple-tag");
 }
 
+TEST(Handler, TagPushNamesItsTagSoTheAppCanSkipTagsConveyorCreated) {
+  const auto v = make_handler().handle(signed_delivery("push", testing::fixture("push/ghes-34.payload.json")));
+  ASSERT_EQ(v.outcome, "started") << v.reason;
+  ASSERT_TRUE(v.tag_push.has_value());
+  EXPECT_EQ(v.tag_push->repository, "Codertocat/Hello-World");
+  EXPECT_EQ(v.tag_push->tag, "simple-tag");
+  EXPECT_EQ(v.tag_push->sha, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+  const auto branch = make_handler().handle(signed_delivery("push", testing::fixture("push/with-new-branch.payload.json")));
+  EXPECT_FALSE(branch.tag_push.has_value());
+  const auto skipped = skip_created_tag();
+  EXPECT_EQ(skipped.status, 202);
+  EXPECT_EQ(skipped.outcome, "skipped");
+  EXPECT_TRUE(skipped.records.empty());
+  EXPECT_EQ(skipped.body, (nlohmann::json{{"status", "skipped"}, {"reason", "tag created by conveyor"}}));
+}
+
 TEST(Handler, PullRequestsUseTheirTriggerStages) {
   const auto v = make_handler().handle(signed_delivery("pull_request", testing::fixture("pull_request/opened.payload.json")));
   ASSERT_EQ(v.outcome, "started") << v.reason;

@@ -1,5 +1,9 @@
-// Minimal outbound HTTP/1.1 client (plain http://, Boost.Beast, blocking) for
-// tests, the CLI and local peers. Timeouts are enforced; no retries here.
+// Minimal outbound HTTP/1.1 client (Boost.Beast, blocking) for tests, the CLI,
+// local peers and, under libs/webclient's retries, the integrations. http://
+// and https:// (TLS 1.2+, SNI, the peer's certificate verified against the
+// system trust store - OpenSSL's default paths, so SSL_CERT_FILE /
+// SSL_CERT_DIR point elsewhere - and against the host name). Timeouts are
+// enforced; no retries here.
 #pragma once
 
 #include <chrono>
@@ -16,9 +20,10 @@ struct ClientResponse {
   std::string body;
 };
 
-// Sends one request to `url` ("http://host:port/path?query"). Errors:
-// invalid_argument for a bad URL or https (not supported here), unavailable
-// when the connection fails, timeout when `timeout` elapses.
+// Sends one request to `url` ("http[s]://host:port/path?query"). Errors:
+// invalid_argument for a bad URL, unavailable when the connection or the TLS
+// handshake (an untrusted or mismatched certificate) fails, timeout when
+// `timeout` elapses.
 Result<ClientResponse> request(const std::string& method, const std::string& url, const Headers& headers,
                                const std::string& body, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

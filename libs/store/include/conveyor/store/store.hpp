@@ -5,6 +5,7 @@
 //   outcome:<request id> recorded outcome of a finished request (JSON)
 //   run:<run id>         hash of a run's state; runs: sorted set by time
 //   lock:<name>          lock holder "<owner>:<token>"; fence:<name> counter
+//   created-tag:<owner/repo>:<tag>  SHAs of a tag conveyor pushed (CreatedTags)
 #pragma once
 
 #include <chrono>
@@ -99,6 +100,27 @@ class Locks {
   Result<void> release(const LockLease& lease);
 
  private:
+  std::shared_ptr<Redis> redis_;
+  std::string prefix_;
+};
+
+// Tags the version-tagger created, so the push webhook GitHub then sends for
+// such a tag is acknowledged without starting a second run. The value holds
+// the SHAs a push of that tag may name: the tagged commit and the annotated
+// tag object (GitHub's push `after` for an annotated tag). The repository is
+// matched case-insensitively, like pipelines match it.
+class CreatedTags {
+ public:
+  explicit CreatedTags(std::shared_ptr<Redis> redis, std::string prefix = "conveyor:");
+  // Records (or overwrites) `tag` of `repository` ("owner/repo") with `shas`
+  // for `ttl`. Errors: invalid_argument (no SHA), unavailable.
+  Result<void> record(const std::string& repository, const std::string& tag, const std::vector<std::string>& shas,
+                      std::chrono::seconds ttl);
+  // True when conveyor recorded `tag` of `repository` with `sha` among its SHAs.
+  Result<bool> was_created(const std::string& repository, const std::string& tag, const std::string& sha);
+
+ private:
+  std::string key(const std::string& repository, const std::string& tag) const;
   std::shared_ptr<Redis> redis_;
   std::string prefix_;
 };

@@ -28,7 +28,7 @@ namespace conveyor::webclient {
 // One request to send (a value: the client may send it several times).
 struct Request {
   std::string method = "POST";
-  std::string url;  // http://... (https:// where libs/http supports it)
+  std::string url;  // http:// or https://
   http::Headers headers;
   std::string body;
 };
