@@ -17,6 +17,13 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Status = stage::StageResult::Status;
 
+// The changelog section travels in run.outputs, i.e. in every later stage
+// request (Kafka's default message limit is 1 MB); longer notes are cut
+// there, the file keeps them whole.
+constexpr std::size_t kMaxOutputNotes = 64 * 1024;
+// GitHub refuses a release body over 125,000 characters (422).
+constexpr std::size_t kMaxReleaseBody = 120 * 1024;
+
 Error setting_error(const std::string& key, const std::string& what) {
   return make_error(Errc::invalid_argument, "version." + key + ": " + what);
 }
@@ -278,14 +285,19 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
   // Carries out everything after the push: outputs, GitHub Release, event.
   auto released = [&](const std::string& commit, const std::string& section,
                       bool reused) -> Result<stage::StageResult> {
-    result.outputs = {{"version", version}, {"tag", tag},       {"previous", previous},
-                      {"release-type", type}, {"commit", commit}, {"changelog", section}};
+    result.outputs = {{"version", version},
+                      {"tag", tag},
+                      {"previous", previous},
+                      {"release-type", type},
+                      {"commit", commit},
+                      {"changelog", truncate_notes(section, kMaxOutputNotes, settings->changelog)}};
     if (settings->github_release) {
       if (releases_ == nullptr) {
         log_.warn("github-release is set but no github.token is configured: no GitHub Release",
                   {{"run_id", run.run_id}, {"tag", tag}});
       } else {
-        auto created = releases_->create({run.repository, tag, tag, section, prerelease});
+        auto created = releases_->create(
+            {run.repository, tag, tag, truncate_notes(section, kMaxReleaseBody, settings->changelog), prerelease});
         if (!created) {
           const Error& e = created.error();
           if (e.code == Errc::unavailable || e.code == Errc::timeout) {

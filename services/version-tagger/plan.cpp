@@ -140,6 +140,14 @@ std::string to_valid_utf8(std::string_view text) {
   return out;
 }
 
+std::string truncate_notes(const std::string& notes, std::size_t max_bytes, const std::string& rest_at) {
+  if (notes.size() <= max_bytes) return notes;
+  const std::string tail = "\n_(truncated: the full notes are in " + rest_at + ")_\n";
+  const std::size_t room = max_bytes > tail.size() ? max_bytes - tail.size() : 0;
+  const auto cut = notes.rfind('\n', room);
+  return (cut == std::string::npos ? std::string() : notes.substr(0, cut + 1)) + tail;
+}
+
 std::string release_commit_subject(const std::string& version) {
   return "chore(release): " + version + " [skip ci]";
 }

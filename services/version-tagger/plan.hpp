@@ -4,6 +4,7 @@
 // CHANGELOG.md edit. No git here beyond the Repository interface.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,10 @@ std::string redact_url(const std::string& url);
 // `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD:
 // commit messages and git's output reach JSON (outputs, events) only so.
 std::string to_valid_utf8(std::string_view text);
+
+// `notes` cut to at most `max_bytes` at a line end, followed by a line
+// saying where the rest is; unchanged when it fits.
+std::string truncate_notes(const std::string& notes, std::size_t max_bytes, const std::string& rest_at);
 
 // "chore(release): <version> [skip ci]".
 std::string release_commit_subject(const std::string& version);

@@ -170,7 +170,10 @@ Verdict Handler::handle(const Delivery& d) const {
     std::vector<events::SlipEntry> slip;
     for (const auto& stage : *stages) {
       const auto& s = pipeline.stage_settings;
-      slip.push_back({stage, s.contains(stage) ? s.at(stage) : nlohmann::json::object()});
+      nlohmann::json settings = s.contains(stage) ? s.at(stage) : nlohmann::json::object();
+      // Stage requests carry settings as objects; `images` (build) is a list.
+      if (!settings.is_object()) settings = {{std::string(config::stage_config_key(stage)), settings}};
+      slip.push_back({stage, std::move(settings)});
     }
     nlohmann::json queued = events::pipelinerun_queued(run, kSource);
     // Deterministic event id: a re-published delivery repeats the same event.

@@ -6,6 +6,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conveyor/bus/reader.hpp"
@@ -13,10 +14,18 @@
 namespace conveyor::testing {
 
 // A reader positioned at the topic's current end.
+// A topic created a moment ago may not have partition leaders yet ("Not
+// leader for partition"), so opening is retried for a bounded time.
 inline std::unique_ptr<bus::Reader> reader_at_end(const std::string& brokers, const std::string& topic) {
-  auto r = bus::Reader::open({brokers, topic, /*from_beginning=*/false});
-  if (!r) throw std::runtime_error("open reader on " + topic + ": " + r.error().message);
-  return std::move(*r);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    auto r = bus::Reader::open({brokers, topic, /*from_beginning=*/false});
+    if (r) return std::move(*r);
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("open reader on " + topic + ": " + r.error().message);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 // Reads records into `out` until `done(out)` is true or `timeout` passes.

@@ -114,7 +114,9 @@ TEST(Worker, HandlesEachMessageAndPublishesTheOutcome) {
   std::map<std::string, int> last;
   for (const auto& r : got) {
     const int n = std::stoi(r.value.substr(8));
-    if (last.count(r.key)) EXPECT_GT(n, last[r.key]) << r.key;
+    if (last.count(r.key)) {
+      EXPECT_GT(n, last[r.key]) << r.key;
+    }
     last[r.key] = n;
   }
   EXPECT_TRUE(wait_for([&] { return running.worker->stats().handled >= 30; }, 10s));

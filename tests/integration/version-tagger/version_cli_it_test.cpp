@@ -59,7 +59,7 @@ TEST_F(VersionCli, PrintsTheNextVersionAndTheCommitsThatDecidedIt) {
   EXPECT_NE(r.output.find("  patch  " + fix.substr(0, 7) + "  fix(parser): crash  (type)\n"), std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("  none   "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("docs: readme  (no rule)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("docs: readme  (no rule matched)"), std::string::npos) << r.output;
   // Read only: no tag, no commit.
   EXPECT_EQ(repo_->head(), head_before);
   EXPECT_EQ(GitRepo::git(repo_->work(), {"tag", "--list"}), "v-not-semver\nv1.0.0\n");

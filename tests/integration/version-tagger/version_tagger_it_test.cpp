@@ -73,6 +73,20 @@ std::string trimmed(std::string s) {
   return s;
 }
 
+// A reader at the end of a topic just created: its partitions may still be
+// without a leader for a moment ("Not leader for partition").
+std::unique_ptr<bus::Reader> ready_reader(const std::string& topic) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    try {
+      return reader_at_end(kafka_brokers(), topic);
+    } catch (const std::exception&) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+}
+
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done()) {
@@ -93,8 +107,8 @@ class VersionTaggerIT : public ::testing::Test {
              {".stage.version", 3}, {".events", 3}, {".dlq", 1}, {".stage.build", 3}}) {
       create_topic_named(kafka_brokers(), prefix_ + suffix, partitions);
     }
-    events_ = reader_at_end(kafka_brokers(), prefix_ + ".events");
-    build_ = reader_at_end(kafka_brokers(), prefix_ + ".stage.build");
+    events_ = ready_reader(prefix_ + ".events");
+    build_ = ready_reader(prefix_ + ".stage.build");
     repo_ = std::make_unique<GitRepo>(dir_ + "/app");
     first_ = repo_->commit({{"CHANGELOG.md", kOldChangelog}, {"main.c", "int main() {}\n"}}, "feat: first release");
     GitRepo::git(repo_->work(), {"tag", "-a", "-m", "1.0.0", "v1.0.0"});
@@ -212,7 +226,7 @@ class VersionTaggerIT : public ::testing::Test {
                   {"github-release", true},
                   {"author", {{"name", "Release Bot"}, {"email", "release@example.com"}}}};
     }
-    auto request = events::first_request(run, {{"version", settings}, {"build", json::array({{{"name", "app"}}})}});
+    auto request = events::first_request(run, {{"version", settings}, {"build", json::object()}});
     submit(request);
     return request;
   }

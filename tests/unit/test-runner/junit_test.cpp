@@ -71,7 +71,7 @@ TEST(JUnit, TotalsOnlySuitesUseAttributes) {
 }
 
 TEST(JUnit, MalformedInputIsAnErrorNotACrash) {
-  for (const std::string bad : {std::string("<testsuite><testcase name='x'>"), std::string("not xml at all"),
+  for (const std::string& bad : {std::string("<testsuite><testcase name='x'>"), std::string("not xml at all"),
                                 std::string(""), std::string("\xff\xfe\x00\x01garbage", 8),
                                 std::string("<testsuite><testcase></testsuite>")}) {
     const auto r = parse_junit(bad);

@@ -49,6 +49,14 @@ TEST(ChangelogContext, WebHostFromTheCloneUrl) {
   EXPECT_EQ(changelog_context("git@github.com:acme/app.git", "acme/app").host, "https://github.com");
 }
 
+TEST(TruncateNotes, CutsAtALineEndAndSaysWhereTheRestIs) {
+  const std::string notes = "## 1.0.0\n\n* one\n* two\n* three\n";
+  EXPECT_EQ(truncate_notes(notes, notes.size(), "CHANGELOG.md"), notes);
+  const std::string cut = truncate_notes(notes, 70, "CHANGELOG.md");
+  EXPECT_LE(cut.size(), 70u);
+  EXPECT_EQ(cut, "## 1.0.0\n\n* one\n\n_(truncated: the full notes are in CHANGELOG.md)_\n");
+}
+
 TEST(Text, Utf8RedactionAndSubject) {
   EXPECT_EQ(to_valid_utf8("caf\xc3\xa9 ok"), "caf\xc3\xa9 ok");
   EXPECT_EQ(to_valid_utf8("latin1 caf\xe9!"), "latin1 caf\xef\xbf\xbd!");
