@@ -144,7 +144,7 @@ std::string truncate_notes(const std::string& notes, std::size_t max_bytes, cons
   if (notes.size() <= max_bytes) return notes;
   const std::string tail = "\n_(truncated: the full notes are in " + rest_at + ")_\n";
   const std::size_t room = max_bytes > tail.size() ? max_bytes - tail.size() : 0;
-  const auto cut = notes.rfind('\n', room);
+  const auto cut = room == 0 ? std::string::npos : notes.rfind('\n', room - 1);
   return (cut == std::string::npos ? std::string() : notes.substr(0, cut + 1)) + tail;
 }
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "fake_repository.hpp"
 #include "fixtures.hpp"
 #include "schema_validation.hpp"
@@ -48,6 +50,7 @@ events::StageRequest request_for(const std::string& sha, json settings = json::o
 class VersionHandler : public ::testing::Test {
  protected:
   VersionHandler() : repositories_(remote_), releases_(remote_), ledger_(remote_) {}
+  ~VersionHandler() override { std::filesystem::remove_all(work_dir_); }
 
   void SetUp() override {
     const std::string first = remote_.commit("main", "feat: first\n", {{"CHANGELOG.md", kOldChangelog}});

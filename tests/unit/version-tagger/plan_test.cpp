@@ -50,11 +50,12 @@ TEST(ChangelogContext, WebHostFromTheCloneUrl) {
 }
 
 TEST(TruncateNotes, CutsAtALineEndAndSaysWhereTheRestIs) {
-  const std::string notes = "## 1.0.0\n\n* one\n* two\n* three\n";
+  const std::string notes = "## 1.0.0\n\n* one\n* two\n* three\n* four\n* five\n* six\n* seven\n* eight\n";
   EXPECT_EQ(truncate_notes(notes, notes.size(), "CHANGELOG.md"), notes);
-  const std::string cut = truncate_notes(notes, 70, "CHANGELOG.md");
-  EXPECT_LE(cut.size(), 70u);
-  EXPECT_EQ(cut, "## 1.0.0\n\n* one\n\n_(truncated: the full notes are in CHANGELOG.md)_\n");
+  const std::string tail = "\n_(truncated: the full notes are in CHANGELOG.md)_\n";
+  EXPECT_EQ(truncate_notes(notes, 60, "CHANGELOG.md"), "## 1.0.0\n" + tail);
+  EXPECT_EQ(truncate_notes(notes, 65, "CHANGELOG.md"), "## 1.0.0\n\n" + tail);
+  EXPECT_EQ(truncate_notes(notes, 30, "CHANGELOG.md"), tail);  // too small for any line
 }
 
 TEST(Text, Utf8RedactionAndSubject) {
