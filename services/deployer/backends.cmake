@@ -1,0 +1,2 @@
+# helm and Argo CD backends: library conveyor_deployer_cluster_backends.
+add_library(conveyor_deployer_cluster_backends INTERFACE)

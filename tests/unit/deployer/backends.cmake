@@ -1,0 +1,1 @@
+# helm and argocd backend tests
