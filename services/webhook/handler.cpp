@@ -144,10 +144,8 @@ Verdict Handler::handle(const Delivery& d) const {
     if (text.error().code == Errc::not_found) return reject(415, "unsupported_media_type", text.error().message);
     return reject(400, "bad_request", text.error().message);
   }
-  nlohmann::json payload = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (payload.is_discarded()) return reject(400, "bad_request", "body is not valid JSON");
-
   if (d.event == "ping") {
+    if (!github::is_json(*text)) return reject(400, "bad_request", "body is not valid JSON");
     Verdict v;
     v.status = 200;
     v.outcome = "pong";
@@ -156,7 +154,9 @@ Verdict Handler::handle(const Delivery& d) const {
     return v;
   }
 
-  auto classified = github::classify(d.event, payload);
+  // One pass over the text keeps only the fields classification reads (no
+  // document); malformed JSON is "body is not valid JSON".
+  auto classified = github::classify_text(d.event, *text);
   if (!classified) return reject(400, "bad_request", classified.error().message);
   if (!classified->change) return acknowledge("ignored", classified->skip_reason);
   if (!classified->skip_reason.empty()) return acknowledge("skipped", classified->skip_reason);

@@ -120,6 +120,48 @@ struct Redis::Impl {
     return {};
   }
 
+  // Writes every command into the connection's output buffer, then reads
+  // the replies in order (one round trip); caller holds c.mu.
+  Result<std::vector<Result<Reply>>> run_pipeline(Conn& c, const std::vector<std::vector<std::string>>& commands) {
+    if (auto ok = ensure(c); !ok) return std::move(ok).error();
+    std::vector<const char*> args;
+    std::vector<size_t> lens;
+    for (const auto& argv : commands) {
+      args.clear();
+      lens.clear();
+      for (const auto& a : argv) {
+        args.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      if (redisAppendCommandArgv(c.ctx, static_cast<int>(args.size()), args.data(), lens.data()) != REDIS_OK) {
+        return drop(c, "redis pipeline write failed: ");
+      }
+    }
+    std::vector<Result<Reply>> out;
+    out.reserve(commands.size());
+    for (size_t i = 0; i < commands.size(); ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(c.ctx, &raw) != REDIS_OK || raw == nullptr) return drop(c, "redis pipeline failed: ");
+      auto* r = static_cast<redisReply*>(raw);
+      if (r->type == REDIS_REPLY_ERROR) {
+        out.push_back(make_error(Errc::invalid_argument, "redis: " + std::string(r->str, r->len)));
+      } else {
+        out.push_back(convert(r));
+      }
+      freeReplyObject(r);
+    }
+    return out;
+  }
+
+  // Closes a connection that failed mid-exchange (its replies would be out
+  // of step); the next call reconnects.
+  Error drop(Conn& c, const std::string& what) {
+    std::string why = c.ctx->errstr;
+    redisFree(c.ctx);
+    c.ctx = nullptr;
+    return make_error(Errc::unavailable, what + why);
+  }
+
   Result<Reply> run(Conn& c, const std::vector<std::string_view>& argv) {
     if (auto ok = ensure(c); !ok) return std::move(ok).error();
     std::vector<const char*> args;
@@ -177,6 +219,13 @@ Result<Reply> Redis::command(const std::vector<std::string_view>& argv) {
   auto& c = *pool[impl_->next.fetch_add(1, std::memory_order_relaxed) % pool.size()];
   std::lock_guard lock(c.mu);
   return impl_->run(c, argv);
+}
+
+Result<std::vector<Result<Reply>>> Redis::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  if (commands.empty()) return std::vector<Result<Reply>>{};
+  auto& c = *impl_->pool[impl_->next.fetch_add(1, std::memory_order_relaxed) % impl_->pool.size()];
+  std::lock_guard lock(c.mu);
+  return impl_->run_pipeline(c, commands);
 }
 
 Result<void> Redis::ping() {

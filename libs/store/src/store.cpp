@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace conveyor::store {
 namespace {
@@ -39,19 +42,37 @@ std::string holder(const LockLease& lease) { return lease.owner + ":" + std::to_
 DeliveryDedupe::DeliveryDedupe(std::shared_ptr<Redis> redis, std::string prefix)
     : redis_(std::move(redis)), prefix_(std::move(prefix)) {}
 
-Result<DeliveryState> DeliveryDedupe::claim(const std::string& delivery_id, std::chrono::seconds pending_ttl) {
-  const std::string key = prefix_ + "delivery:" + delivery_id;
-  const std::string secs = std::to_string(std::max<long long>(1, pending_ttl.count()));
-  // SET ... NX GET is Redis >= 7.0: claim and learn the previous state in one round trip.
-  auto r = redis_->command({"SET", key, "pending", "NX", "GET", "EX", secs});
+namespace {
+
+// The dedupe commands, shared by DeliveryDedupe and PipelinedDeliveryDedupe.
+// SET ... NX GET is Redis >= 7.0: claim and learn the previous state in one round trip.
+std::vector<std::string> claim_command(const std::string& prefix, const std::string& id, std::chrono::seconds ttl) {
+  return {"SET", prefix + "delivery:" + id, "pending", "NX", "GET", "EX",
+          std::to_string(std::max<long long>(1, ttl.count()))};
+}
+
+std::vector<std::string> complete_command(const std::string& prefix, const std::string& id, std::chrono::seconds ttl) {
+  return {"SET", prefix + "delivery:" + id, "done", "EX", std::to_string(std::max<long long>(1, ttl.count()))};
+}
+
+Result<DeliveryState> claim_state(Result<Reply> r) {
   if (!r) return std::move(r).error();
   if (r->is_nil()) return DeliveryState::fresh;
   return r->str == "done" ? DeliveryState::done : DeliveryState::in_progress;
 }
 
+Result<Reply> run(Redis& redis, const std::vector<std::string>& argv) {
+  return redis.command(std::vector<std::string_view>(argv.begin(), argv.end()));
+}
+
+}  // namespace
+
+Result<DeliveryState> DeliveryDedupe::claim(const std::string& delivery_id, std::chrono::seconds pending_ttl) {
+  return claim_state(run(*redis_, claim_command(prefix_, delivery_id, pending_ttl)));
+}
+
 Result<void> DeliveryDedupe::complete(const std::string& delivery_id, std::chrono::seconds ttl) {
-  const std::string secs = std::to_string(std::max<long long>(1, ttl.count()));
-  auto r = redis_->command({"SET", prefix_ + "delivery:" + delivery_id, "done", "EX", secs});
+  auto r = run(*redis_, complete_command(prefix_, delivery_id, ttl));
   if (!r) return std::move(r).error();
   return {};
 }
@@ -60,6 +81,91 @@ Result<void> DeliveryDedupe::release(const std::string& delivery_id) {
   auto r = redis_->command({"DEL", prefix_ + "delivery:" + delivery_id});
   if (!r) return std::move(r).error();
   return {};
+}
+
+struct PipelinedDeliveryDedupe::Impl {
+  struct Op {
+    std::vector<std::string> argv;
+    std::function<void(Result<Reply>)> done;
+  };
+  std::shared_ptr<Redis> redis;
+  std::string prefix;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::condition_variable idle_cv;  // queue empty and no batch in progress
+  std::vector<Op> queue;
+  bool busy = false;
+  bool stopping = false;
+  std::thread worker;
+
+  void enqueue(Op op) {
+    {
+      std::lock_guard lock(mu);
+      queue.push_back(std::move(op));
+    }
+    cv.notify_one();
+  }
+
+  // Group commit: whatever queued while the previous round trip ran goes in
+  // the next one.
+  void loop() {
+    std::vector<Op> batch;
+    std::vector<std::vector<std::string>> commands;
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping, nothing left
+        batch.swap(queue);
+        busy = true;
+      }
+      commands.clear();
+      for (auto& op : batch) commands.push_back(std::move(op.argv));
+      auto replies = redis->pipeline(commands);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i].done(replies ? std::move((*replies)[i]) : Result<Reply>(replies.error()));
+      }
+      batch.clear();
+      {
+        std::lock_guard lock(mu);
+        busy = false;
+      }
+      idle_cv.notify_all();
+    }
+  }
+};
+
+PipelinedDeliveryDedupe::PipelinedDeliveryDedupe(std::shared_ptr<Redis> redis, std::string prefix)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->redis = std::move(redis);
+  impl_->prefix = std::move(prefix);
+  impl_->worker = std::thread([impl = impl_.get()] { impl->loop(); });
+}
+
+PipelinedDeliveryDedupe::~PipelinedDeliveryDedupe() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_one();
+  impl_->worker.join();
+}
+
+void PipelinedDeliveryDedupe::drain() {
+  std::unique_lock lock(impl_->mu);
+  impl_->idle_cv.wait(lock, [&] { return impl_->queue.empty() && !impl_->busy; });
+}
+
+void PipelinedDeliveryDedupe::claim(const std::string& delivery_id, std::chrono::seconds pending_ttl,
+                                    ClaimDone done) {
+  impl_->enqueue({claim_command(impl_->prefix, delivery_id, pending_ttl),
+                  [done = std::move(done)](Result<Reply> r) { done(claim_state(std::move(r))); }});
+}
+
+void PipelinedDeliveryDedupe::complete(const std::string& delivery_id, std::chrono::seconds ttl, CompleteDone done) {
+  impl_->enqueue({complete_command(impl_->prefix, delivery_id, ttl), [done = std::move(done)](Result<Reply> r) {
+                    done(r ? Result<void>() : Result<void>(std::move(r).error()));
+                  }});
 }
 
 OutcomeStore::OutcomeStore(std::shared_ptr<Redis> redis, std::string prefix)

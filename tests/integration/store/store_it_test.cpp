@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "conveyor/events/cloudevent.hpp"
@@ -168,6 +169,111 @@ TEST(CreatedTags, RecordedShasMatchCaseInsensitiveRepositoryAndExpire) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_FALSE(*tags.was_created("Acme/App", "v1.2.1", commit));
+}
+
+// Redis::pipeline and PipelinedDeliveryDedupe: pipelined replies in order
+// with per-command errors, and the batched dedupe keeping DeliveryDedupe's
+// states under concurrency.
+TEST(RedisPipeline, RepliesInOrderWithPerCommandErrors) {
+  auto redis = connect();
+  ASSERT_TRUE(redis);
+  const std::string key = prefix() + "p";
+  const std::string value("x\0y\r\n", 5);
+  auto replies = redis->pipeline({{"SET", key, value, "EX", "60"},
+                                  {"GET", key},
+                                  {"NOSUCHCOMMAND"},
+                                  {"INCR", key},  // not an integer: error reply
+                                  {"DEL", key},
+                                  {"GET", key}});
+  ASSERT_TRUE(replies.ok()) << replies.error().message;
+  ASSERT_EQ(replies->size(), 6u);
+  const auto& r = *replies;
+  ASSERT_TRUE(r[0].ok());
+  EXPECT_EQ(r[0]->str, "OK");
+  ASSERT_TRUE(r[1].ok());
+  EXPECT_EQ(r[1]->str, value);
+  ASSERT_FALSE(r[2].ok());
+  EXPECT_EQ(r[2].error().code, Errc::invalid_argument);
+  ASSERT_FALSE(r[3].ok());
+  ASSERT_TRUE(r[4].ok());
+  EXPECT_EQ(r[4]->integer, 1);
+  ASSERT_TRUE(r[5].ok());
+  EXPECT_TRUE(r[5]->is_nil());
+  // The connection is still in step afterwards.
+  EXPECT_TRUE(redis->ping().ok());
+  EXPECT_TRUE(redis->pipeline({})->empty());
+}
+
+TEST(PipelinedDeliveryDedupe, SameStatesAsDeliveryDedupe) {
+  auto redis = connect();
+  ASSERT_TRUE(redis);
+  const std::string p = prefix();
+  PipelinedDeliveryDedupe pipelined(redis, p);
+  DeliveryDedupe plain(redis, p);
+  std::mutex mu;
+  std::vector<std::string> seen;
+  auto note = [&](std::string what) {
+    std::lock_guard lock(mu);
+    seen.push_back(std::move(what));
+  };
+  auto state = [](const Result<DeliveryState>& s) -> std::string {
+    if (!s) return "error";
+    return *s == DeliveryState::fresh ? "fresh" : *s == DeliveryState::done ? "done" : "in_progress";
+  };
+  pipelined.claim("a", 60s, [&](Result<DeliveryState> s) { note("claim a " + state(s)); });
+  pipelined.claim("a", 60s, [&](Result<DeliveryState> s) { note("claim a " + state(s)); });
+  pipelined.drain();
+  pipelined.complete("a", 60s, [&](Result<void> r) { note(std::string("complete a ") + (r ? "ok" : "error")); });
+  pipelined.drain();
+  pipelined.claim("a", 60s, [&](Result<DeliveryState> s) { note("claim a " + state(s)); });
+  pipelined.drain();
+  EXPECT_EQ(seen, (std::vector<std::string>{"claim a fresh", "claim a in_progress", "complete a ok", "claim a done"}));
+  // Same keys and values as the blocking DeliveryDedupe.
+  EXPECT_EQ(*plain.claim("a", 60s), DeliveryState::done);
+  EXPECT_EQ(*plain.claim("b", 60s), DeliveryState::fresh);
+  Result<DeliveryState> b = make_error(Errc::internal, "not called");
+  pipelined.claim("b", 60s, [&](Result<DeliveryState> s) { b = std::move(s); });
+  pipelined.drain();
+  EXPECT_EQ(state(b), "in_progress");
+}
+
+TEST(PipelinedDeliveryDedupe, ConcurrentClaimsHaveOneWinnerPerId) {
+  auto redis = connect();
+  ASSERT_TRUE(redis);
+  PipelinedDeliveryDedupe pipelined(redis, prefix());
+  constexpr int kIds = 50, kThreads = 8;
+  std::atomic<int> fresh[kIds] = {};
+  std::atomic<int> answered{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIds; ++i) {
+        pipelined.claim("id-" + std::to_string(i), 60s, [&, i](Result<DeliveryState> s) {
+          if (!s) errors++;
+          else if (*s == DeliveryState::fresh) fresh[i]++;
+          answered++;
+        });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  pipelined.drain();
+  EXPECT_EQ(answered.load(), kIds * kThreads);
+  EXPECT_EQ(errors.load(), 0);
+  for (int i = 0; i < kIds; ++i) EXPECT_EQ(fresh[i].load(), 1) << "id-" << i;
+}
+
+TEST(PipelinedDeliveryDedupe, DestructorRunsWhatIsQueued) {
+  auto redis = connect();
+  ASSERT_TRUE(redis);
+  std::atomic<int> answered{0};
+  {
+    PipelinedDeliveryDedupe pipelined(redis, prefix());
+    for (int i = 0; i < 100; ++i) {
+      pipelined.complete("d-" + std::to_string(i), 60s, [&](Result<void> r) { answered += r.ok(); });
+    }
+  }
+  EXPECT_EQ(answered.load(), 100);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "conveyor/github/signature.hpp"
 #include "conveyor/http/client.hpp"
 #include "fixtures.hpp"
+#include "kafka_admin.hpp"
 #include "kafka_records.hpp"
 #include "schema_validation.hpp"
 #include "service_process.hpp"
@@ -31,8 +32,20 @@ using namespace std::chrono_literals;
 
 const std::string kSecret = "it-secret-value-never-logged";
 
+// Topics of this test process only: the shared cluster may run a whole
+// suite on the conveyor.* topics (a demo), whose test-runner would consume
+// our stage requests and add events of our runs.
+const std::string& topic_prefix() {
+  static const std::string prefix = [] {
+    std::string p = "conveyor-it-wh-" + events::new_uuid().substr(0, 8);
+    for (const char* suffix : {".events", ".stage.test"}) create_topic_named(kafka_brokers(), p + suffix, 3);
+    return p;
+  }();
+  return prefix;
+}
+
 std::string config_yaml() {
-  return "kafka:\n  brokers: " + kafka_brokers() +
+  return "kafka:\n  brokers: " + kafka_brokers() + "\n  topic-prefix: " + topic_prefix() +
          "\n"
          "redis:\n  url: " +
          redis_url() +
@@ -103,8 +116,8 @@ class WebhookIT : public ::testing::Test {
   void SetUp() override {
     dir_ = temp_dir("webhook-it");
     service_ = std::make_unique<WebhookService>(dir_);
-    events_ = reader_at_end(kafka_brokers(), "conveyor.events");
-    requests_ = reader_at_end(kafka_brokers(), "conveyor.stage.test");
+    events_ = reader_at_end(kafka_brokers(), topic_prefix() + ".events");
+    requests_ = reader_at_end(kafka_brokers(), topic_prefix() + ".stage.test");
   }
 
   // Sends a fresh marker delivery and waits until its records arrive. As all

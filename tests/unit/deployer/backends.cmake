@@ -1,1 +1,4 @@
-# helm and argocd backend tests
+# helm and argocd backend tests (library conveyor_deployer_cluster_backends).
+conveyor_test(deployer_helm_release_test unit SOURCES helm_release_test.cpp DEPS conveyor_deployer_cluster_backends TIMEOUT 60)
+conveyor_test(deployer_helm_backend_test unit SOURCES helm_backend_test.cpp DEPS conveyor_deployer_cluster_backends TIMEOUT 120)
+conveyor_test(deployer_argocd_backend_test unit SOURCES argocd_backend_test.cpp DEPS conveyor_deployer_cluster_backends conveyor::http TIMEOUT 120)

@@ -58,10 +58,25 @@ struct Classification {
 };
 
 // Classifies a parsed payload for event `event` (X-GitHub-Event). Errors
-// (invalid_argument) when a push/pull_request payload lacks a field conveyor
-// needs (the message names the field). Other events are Classification{}
-// with skip_reason "event '<name>' ignored".
+// (invalid_argument) when the payload is not an object or a push/pull_request
+// payload lacks a field conveyor needs or has it with the wrong type (the
+// message names the field, e.g. "/deleted not a boolean"). Other events are
+// Classification{} with skip_reason "event '<name>' ignored".
+// The reference implementation: the service uses classify_text().
 Result<Classification> classify(std::string_view event, const nlohmann::json& payload);
+
+// Same result as classify(event, nlohmann::json::parse(text)) without building
+// a document: one RapidJSON SAX pass (strict RFC 8259, UTF-8 validated,
+// iterative so deep nesting cannot exhaust the stack) that keeps only the
+// fields classification reads. A text RapidJSON refuses goes to the reference
+// parser, which has the last word (a UTF-8 BOM, numbers beyond double's
+// range). Errors: invalid_argument "body is not valid JSON", else as
+// classify(). Differential-tested against classify() on every fixture.
+Result<Classification> classify_text(std::string_view event, std::string_view text);
+
+// True when `text` is one JSON value as nlohmann::json::accept() decides,
+// checked without building a document (RapidJSON first, as classify_text).
+bool is_json(std::string_view text);
 
 // True for a 40- or 64-character hex SHA that is not all zeros.
 bool is_real_sha(std::string_view sha);

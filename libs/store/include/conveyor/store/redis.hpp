@@ -54,6 +54,12 @@ class Redis {
   // connection is re-established on the next call).
   Result<Reply> command(const std::vector<std::string_view>& argv);
 
+  // Runs several commands in one round trip (RESP pipelining) on one
+  // connection: all are written, then all replies read, in order. The outer
+  // error (unavailable) is an I/O failure, after which the fate of each
+  // command is unknown; otherwise one Result per command, as command() gives.
+  Result<std::vector<Result<Reply>>> pipeline(const std::vector<std::vector<std::string>>& commands);
+
   // PING; used by /readyz.
   Result<void> ping();
 
