@@ -56,6 +56,7 @@ enum Field : unsigned {
   kPrHeadRef,
   kPrBaseRef,
   kPrBaseSha,
+  kHeadCommitId,
   kFieldCount
 };
 
@@ -65,7 +66,7 @@ constexpr const char* kPointers[kFieldCount] = {
     "/deleted",       "/action",       "/number",
     "/repository/full_name", "/sender/login", "/head_commit/message",
     "/pull_request/title",   "/pull_request/head/sha", "/pull_request/head/ref",
-    "/pull_request/base/ref", "/pull_request/base/sha",
+    "/pull_request/base/ref", "/pull_request/base/sha", "/head_commit/id",
 };
 
 // A field's value: absent (or below something that is not an object), or
@@ -122,6 +123,9 @@ Result<Classification> classify_push(Fields& p) {
   } else if (c.ref.starts_with(tags)) {
     c.ref_kind = "tag";
     c.ref_name = c.ref.substr(tags.size());
+    // For an annotated tag, `after` names the tag object; the commit it
+    // points at (what a run builds and checks out) is head_commit.id.
+    if (std::string head = optional_string_at(p, kHeadCommitId); is_real_sha(head)) c.sha = std::move(head);
   } else {
     Classification out;
     out.skip_reason = "ref '" + c.ref + "' is neither a branch nor a tag";
@@ -238,6 +242,7 @@ constexpr Member kMembers[] = {
     {kRepository, "full_name", kRepositoryFullName, kNone},
     {kSender, "login", kSenderLogin, kNone},
     {kHeadCommit, "message", kHeadCommitMessage, kNone},
+    {kHeadCommit, "id", kHeadCommitId, kNone},
     {kPullRequest, "title", kPrTitle, kNone},
     {kPullRequest, "head", -1, kPrHead},
     {kPullRequest, "base", -1, kPrBase},

@@ -127,6 +127,34 @@ TEST(Classify, OddRefsAndShas) {
   EXPECT_FALSE(is_real_sha("6113728f27ae82c7b1a177c8d03f9e96e0adf24g"));
 }
 
+// An annotated tag's push names the tag object in `after`; the run must build
+// the commit it points at (head_commit.id). A branch keeps `after`.
+TEST(Classify, AnnotatedTagBuildsTheTaggedCommit) {
+  auto payload = nlohmann::json::parse(testing::fixture("push/with-new-branch.payload.json"));
+  const std::string commit = payload["head_commit"]["id"];
+  const std::string tag_object = "0f5a0c4cbd3e3c5c6a3f5d2b1e9a8c7d6e5f4a3b";
+  payload["ref"] = "refs/tags/v1.2.0";
+  payload["after"] = tag_object;
+  for (const auto& text : {payload.dump(), payload.dump(2)}) {
+    auto dom = classify("push", nlohmann::json::parse(text));
+    auto fast = classify_text("push", text);
+    ASSERT_TRUE(dom.ok() && fast.ok());
+    EXPECT_EQ(dom->change->sha, commit);
+    EXPECT_EQ(fast->change->sha, commit);
+    EXPECT_EQ(dom->change->ref_kind, "tag");
+  }
+  payload["ref"] = "refs/heads/release";
+  auto branch = classify("push", payload);
+  ASSERT_TRUE(branch.ok());
+  EXPECT_EQ(branch->change->sha, tag_object);
+  // A tag push without a head commit keeps `after`.
+  payload["ref"] = "refs/tags/v1.2.0";
+  payload["head_commit"] = nullptr;
+  auto bare = classify("push", payload);
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->change->sha, tag_object);
+}
+
 TEST(PayloadText, JsonAndFormEncodingGiveTheSamePayload) {
   const std::string json = testing::fixture("push/with-new-branch.payload.json");
   std::string form = "payload=";
