@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "conveyor/stage/stage.hpp"
-#include "git.hpp"
+#include "conveyor/gitops/git.hpp"
 #include "handler.hpp"
 
 namespace conveyor::helm_updater {
@@ -64,7 +64,7 @@ int run(runtime::Service& service) {
   }
   log.info("helm updater", {{"work_dir", options.work_dir}});
 
-  GitCli git;
+  gitops::GitCli git;
   MetricsProbe probe(*service.metrics);
   Handler handler(options, git, probe, log);
 

@@ -43,37 +43,6 @@ std::optional<Author> parse_author_text(const std::string& text) {
   return Author{m[1].str(), m[2].str()};
 }
 
-// Removes a directory tree when it goes out of scope.
-class Workspace {
- public:
-  explicit Workspace(std::string dir) : dir_(std::move(dir)) {}
-  ~Workspace() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  const std::string& dir() const { return dir_; }
-
- private:
-  std::string dir_;
-};
-
-std::string workspace_name(const std::string& request_id) {
-  std::string name = request_id;
-  for (char& c : name) {
-    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    if (!safe) c = '_';
-  }
-  // Unique per attempt: a redelivery racing a slow first attempt gets its own tree.
-  return name + "-" + events::new_uuid().substr(0, 8);
-}
-
-// Is a git error the stage's failure (true) or a reason to retry later (false)?
-bool permanent(const Error& e) {
-  return e.code == Errc::not_found || e.code == Errc::invalid_argument || e.code == Errc::conflict;
-}
-
 }  // namespace
 
 Result<ValuesSettings> parse_settings(const json& settings) {
@@ -151,6 +120,11 @@ std::string commit_subject(const events::StageRequest& request) {
   return "chore(deploy): " + request.run.pipeline + " " + version + " to " + environment + " [skip ci]";
 }
 
+// A secret reference as conveyor.yaml writes it: {"env": NAME} or {"file": PATH}.
+static json token_ref(const config::SecretRef& ref) {
+  return ref.env.empty() ? json{{"file", ref.file}} : json{{"env", ref.env}};
+}
+
 json values_committed(const events::RunContext& run, const std::string& source, const json& outputs) {
   json changes = json::object();
   for (const auto& [key, value] : outputs.at("values").items()) {
@@ -202,17 +176,15 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
   const std::string repository = redact_url(settings->repository);
   const std::string where = repository + " " + settings->branch + ":" + settings->file;
 
-  Workspace workspace(options_.work_dir + "/" + workspace_name(request.id));
-  std::error_code ec;
-  fs::create_directories(workspace.dir(), ec);
-  if (ec) return make_error(Errc::unavailable, "cannot create workspace " + workspace.dir() + ": " + ec.message());
+  auto workspace = gitops::Workspace::create(options_.work_dir, request.id);
+  if (!workspace) return std::move(workspace).error();
 
   auto git_failure = [&](const std::string& step, Error e) -> Result<stage::StageResult> {
-    if (permanent(e)) return fail(step + " " + where + ": " + e.message);
+    if (gitops::permanent(e)) return fail(step + " " + where + ": " + e.message);
     return make_error(e.code, step + " " + where + ": " + e.message);
   };
 
-  auto checkout = git_.clone(remote, workspace.dir() + "/repo");
+  auto checkout = git_.clone(remote, (*workspace)->dir() + "/repo");
   if (!checkout) return git_failure("clone", std::move(checkout).error());
   Checkout& repo = **checkout;
 
@@ -238,6 +210,8 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
     result.outputs = {{"repository", repository}, {"branch", settings->branch}, {"file", settings->file},
                       {"commit", repo.head()},    {"changed", false},          {"previous", previous},
                       {"values", new_values}};
+    // The token's reference, never its value: the deployer resolves it for the revert.
+    if (settings->token) result.outputs["token-ref"] = token_ref(*settings->token);
     if (!edited->changed()) {
       probe_.unchanged();
       log_.info("values already set", {{"run_id", run.run_id}, {"repository", repository}, {"file", settings->file},

@@ -16,7 +16,9 @@
 //   {"repository": "<url without credentials>", "branch": "main",
 //    "file": "k8s/values.yaml", "commit": "<sha of the tip holding the values>",
 //    "changed": true, "previous": {"<key>": "<old value>" | null},
-//    "values": {"<key>": "<new value>"}}
+//    "values": {"<key>": "<new value>"},
+//    "token-ref": {"env": "NAME"} | {"file": "/path"}   (only with values.token:
+//    the reference as configured, never the token itself)}
 // Events: dev.conveyor.values.committed.0.1.0 when a commit was pushed
 // (schemas/events/values-committed.schema.json).
 #pragma once
@@ -32,9 +34,16 @@
 #include "conveyor/events/run.hpp"
 #include "conveyor/logging/log.hpp"
 #include "conveyor/stage/stage.hpp"
-#include "gitops.hpp"
+#include "conveyor/gitops/gitops.hpp"
 
 namespace conveyor::helm_updater {
+
+// The GitOps plumbing lives in libs/gitops (shared with the deployer).
+using gitops::Author;
+using gitops::Checkout;
+using gitops::GitOps;
+using gitops::Remote;
+using gitops::redact_url;
 
 inline constexpr const char* kValuesCommittedType = "dev.conveyor.values.committed.0.1.0";
 

@@ -44,24 +44,36 @@ bool any_glob(const std::vector<std::string>& patterns, std::string_view name) {
                      [&](const std::string& p) { return config::glob_match(p, name); });
 }
 
-// The stages a pipeline runs for this change, or nullopt if it does not match.
-std::optional<std::vector<std::string>> match(const config::Pipeline& p, const github::Change& c) {
-  if (!iequals(p.repository, c.repository)) return std::nullopt;
-  const std::vector<std::string>* stages = nullptr;
+// The prepared first request of a pipeline's run for this change, or nullptr
+// when the pipeline does not match it.
+const events::FirstRequest* match(const config::Pipeline& p, const std::optional<events::FirstRequest>& push,
+                                  const std::optional<events::FirstRequest>& pull_request, const github::Change& c) {
+  if (!iequals(p.repository, c.repository)) return nullptr;
   if (c.kind == github::Change::Kind::push) {
-    if (!p.triggers.push) return std::nullopt;
+    if (!p.triggers.push || !push) return nullptr;
     const auto& t = *p.triggers.push;
     const bool hit = c.ref_kind == "branch" ? any_glob(t.branches, c.ref_name) : any_glob(t.tags, c.ref_name);
-    if (!hit) return std::nullopt;
-    stages = &t.stages;
-  } else {
-    if (!p.triggers.pull_request) return std::nullopt;
-    const auto& t = *p.triggers.pull_request;
-    if (!any_glob(t.branches, c.base_branch)) return std::nullopt;
-    stages = &t.stages;
+    return hit ? &*push : nullptr;
   }
-  if (!stages->empty()) return *stages;
-  return p.configured_stages();
+  if (!p.triggers.pull_request || !pull_request) return nullptr;
+  return any_glob(p.triggers.pull_request->branches, c.base_branch) ? &*pull_request : nullptr;
+}
+
+// The first request of a trigger's runs: its stages (else every configured
+// one) with their settings; nullopt when that makes no stage.
+std::optional<events::FirstRequest> prepare(const config::Pipeline& p, const std::vector<std::string>& trigger_stages,
+                                            const std::string& topic_prefix) {
+  const std::vector<std::string> stages = trigger_stages.empty() ? p.configured_stages() : trigger_stages;
+  if (stages.empty()) return std::nullopt;
+  std::vector<events::SlipEntry> slip;
+  for (const auto& stage : stages) {
+    const auto& s = p.stage_settings;
+    nlohmann::json settings = s.contains(stage) ? s.at(stage) : nlohmann::json::object();
+    // Stage requests carry settings as objects; `images` (build) is a list.
+    if (!settings.is_object()) settings = {{std::string(config::stage_config_key(stage)), settings}};
+    slip.push_back({stage, std::move(settings)});
+  }
+  return events::FirstRequest(slip, topic_prefix);
 }
 
 std::string hex(const unsigned char* p, size_t n) {
@@ -82,7 +94,8 @@ std::string sha1(std::string_view data) {
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
-events::RunContext make_run(const config::Pipeline& p, const github::Change& c, const Delivery& d) {
+events::RunContext make_run(const config::Pipeline& p, const github::Change& c, const Delivery& d,
+                            const std::string& now) {
   events::RunContext run;
   run.run_id = run_id_for(d.delivery_id, p.name);
   run.pipeline = p.name;
@@ -96,6 +109,7 @@ events::RunContext make_run(const config::Pipeline& p, const github::Change& c, 
   run.before_sha = c.before_sha;
   run.pull_request = c.number;
   run.delivery_id = d.delivery_id;
+  run.queued_at = now;
   run.sender = c.sender;
   run.head_message = c.head_message;
   // W3C Trace Context: the run id is the trace id, so one run is one trace.
@@ -103,7 +117,6 @@ events::RunContext make_run(const config::Pipeline& p, const github::Change& c, 
   trace_id.erase(std::remove(trace_id.begin(), trace_id.end(), '-'), trace_id.end());
   const std::string parent = sha1("parent:" + run.run_id);
   run.traceparent = "00-" + trace_id + "-" + hex(reinterpret_cast<const unsigned char*>(parent.data()), 8) + "-01";
-  run.queued_at = events::now_rfc3339();
   return run;
 }
 
@@ -128,12 +141,19 @@ std::string run_id_for(const std::string& delivery_id, const std::string& pipeli
 Verdict skip_created_tag() { return acknowledge("skipped", "tag created by conveyor"); }
 
 Handler::Handler(std::vector<config::Pipeline> pipelines, std::vector<std::string> secrets, std::string topic_prefix)
-    : pipelines_(std::move(pipelines)), secrets_(std::move(secrets)), topic_prefix_(std::move(topic_prefix)) {}
+    : pipelines_(std::move(pipelines)), verifier_(secrets), topic_prefix_(std::move(topic_prefix)) {
+  for (const auto& p : pipelines_) {
+    Prepared prepared;
+    if (p.triggers.push) prepared.push = prepare(p, p.triggers.push->stages, topic_prefix_);
+    if (p.triggers.pull_request) prepared.pull_request = prepare(p, p.triggers.pull_request->stages, topic_prefix_);
+    prepared_.push_back(std::move(prepared));
+  }
+}
 
 Verdict Handler::handle(const Delivery& d) const {
   // Authenticate first: nothing about an unsigned request is looked at.
   if (d.signature.empty()) return reject(401, "unauthorized", "missing X-Hub-Signature-256");
-  if (!github::verify_signature(d.signature, d.body, secrets_)) {
+  if (!verifier_.verify(d.signature, d.body)) {
     return reject(401, "unauthorized", "signature does not match");
   }
   if (d.event.empty()) return reject(400, "bad_request", "missing X-GitHub-Event");
@@ -163,24 +183,23 @@ Verdict Handler::handle(const Delivery& d) const {
   const github::Change& change = *classified->change;
 
   Verdict v;
-  for (const auto& pipeline : pipelines_) {
-    auto stages = match(pipeline, change);
-    if (!stages || stages->empty()) continue;
-    const events::RunContext run = make_run(pipeline, change, d);
-    std::vector<events::SlipEntry> slip;
-    for (const auto& stage : *stages) {
-      const auto& s = pipeline.stage_settings;
-      nlohmann::json settings = s.contains(stage) ? s.at(stage) : nlohmann::json::object();
-      // Stage requests carry settings as objects; `images` (build) is a list.
-      if (!settings.is_object()) settings = {{std::string(config::stage_config_key(stage)), settings}};
-      slip.push_back({stage, std::move(settings)});
+  // One timestamp for the run: queued_at, the event's time and the request's.
+  const std::string now = events::now_rfc3339();
+  try {
+    for (std::size_t i = 0; i < pipelines_.size(); ++i) {
+      const auto& pipeline = pipelines_[i];
+      const events::FirstRequest* first = match(pipeline, prepared_[i].push, prepared_[i].pull_request, change);
+      if (first == nullptr) continue;
+      const events::RunContext run = make_run(pipeline, change, d, now);
+      // Deterministic event id: a re-published delivery repeats the same event.
+      v.records.push_back(events::pipelinerun_queued_record(run, kSource, run.run_id + ":queued", now, topic_prefix_));
+      v.records.push_back(first->record(run, now));
+      v.run_ids.push_back(run.run_id);
     }
-    nlohmann::json queued = events::pipelinerun_queued(run, kSource);
-    // Deterministic event id: a re-published delivery repeats the same event.
-    queued["context"]["id"] = run.run_id + ":queued";
-    v.records.push_back(events::cdevent_record(queued, run, topic_prefix_));
-    v.records.push_back(events::to_kafka(events::first_request(run, slip), topic_prefix_));
-    v.run_ids.push_back(run.run_id);
+  } catch (const std::invalid_argument& e) {
+    // Payload strings were validated by the JSON parser; what is left is a
+    // header (X-GitHub-Delivery) that is not UTF-8 and cannot go into JSON.
+    return reject(400, "bad_request", std::string("delivery cannot be encoded as JSON: ") + e.what());
   }
   if (v.run_ids.empty()) {
     return acknowledge("ignored", "no pipeline matches " + change.repository + " " + change.ref);

@@ -12,6 +12,8 @@
 
 #include "conveyor/config/config.hpp"
 #include "conveyor/events/cloudevent.hpp"
+#include "conveyor/events/run_start.hpp"
+#include "conveyor/github/signature.hpp"
 
 namespace conveyor::webhook {
 
@@ -49,7 +51,10 @@ Verdict skip_created_tag();
 
 class Handler {
  public:
-  // `secrets`: resolved HMAC secrets (rotation: any may match).
+  // `secrets`: resolved HMAC secrets (rotation: any may match). Each
+  // pipeline's first stage request is prepared here (events::FirstRequest);
+  // throws std::invalid_argument when its settings cannot be serialised (not
+  // valid UTF-8).
   Handler(std::vector<config::Pipeline> pipelines, std::vector<std::string> secrets,
           std::string topic_prefix = "conveyor");
 
@@ -60,8 +65,16 @@ class Handler {
   Verdict handle(const Delivery& delivery) const;
 
  private:
+  // The first request of a pipeline's runs, per trigger (nullopt: the
+  // trigger is not configured or runs no stage).
+  struct Prepared {
+    std::optional<events::FirstRequest> push;
+    std::optional<events::FirstRequest> pull_request;
+  };
+
   std::vector<config::Pipeline> pipelines_;
-  std::vector<std::string> secrets_;
+  std::vector<Prepared> prepared_;  // parallel to pipelines_
+  github::SignatureVerifier verifier_;  // the secrets, keyed once
   std::string topic_prefix_;
 };
 

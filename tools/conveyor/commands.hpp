@@ -15,6 +15,9 @@ void add_config_commands(CLI::App& app, int& exit_code);
 void add_values_commands(CLI::App& app, int& exit_code);
 // `conveyor version next --repo PATH [--branch NAME] [--tag-prefix v]`: the next version and why.
 void add_version_commands(CLI::App& app, int& exit_code);
+// `conveyor rollback --environment E [--config conveyor.yaml]`: asks the deployer
+// to roll E back to the deployment before its current one; prints the request id.
+void add_rollback_commands(CLI::App& app, int& exit_code);
 
 // Kafka bootstrap servers: $CONVEYOR_KAFKA_BROKERS, else 127.0.0.1:19092.
 std::string default_brokers();

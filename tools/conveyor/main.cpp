@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   conveyor::cli::add_config_commands(app, exit_code);
   conveyor::cli::add_version_commands(app, exit_code);
   conveyor::cli::add_values_commands(app, exit_code);
+  conveyor::cli::add_rollback_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -35,6 +35,9 @@ std::unique_ptr<RdKafka::TopicPartition> make_tp(const TopicPartition& tp, int64
   return std::unique_ptr<RdKafka::TopicPartition>(RdKafka::TopicPartition::create(tp.first, tp.second, offset));
 }
 
+// The stop token of the worker thread's Worker (current_stop_token()).
+thread_local std::stop_token handler_stop;
+
 }  // namespace
 
 struct Worker::Impl : public RdKafka::RebalanceCb {
@@ -45,6 +48,7 @@ struct Worker::Impl : public RdKafka::RebalanceCb {
   log::Logger logger{"bus"};
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::atomic<bool> stopping{false};
+  std::stop_source stop_source;  // requested with `stopping`; handlers see its token
 
   // Owned by the loop thread.
   std::set<TopicPartition> in_flight;   // partitions with a message being handled (paused)
@@ -159,7 +163,10 @@ struct Worker::Impl : public RdKafka::RebalanceCb {
   void start(Job job) {
     in_flight.insert(job.tp);
     stats.in_flight++;
-    threads.emplace_back([this, job = std::move(job)]() mutable { work(std::move(job)); });
+    threads.emplace_back([this, job = std::move(job)]() mutable {
+      handler_stop = stop_source.get_token();
+      work(std::move(job));
+    });
   }
 
   // Commits finished messages, resumes their partitions, joins their threads,
@@ -223,6 +230,7 @@ Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() {
   if (!impl_) return;
   impl_->stopping = true;
+  impl_->stop_source.request_stop();
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
@@ -312,7 +320,12 @@ Result<void> Worker::run() {
   return {};
 }
 
-void Worker::stop() { impl_->stopping = true; }
+void Worker::stop() {
+  impl_->stopping = true;
+  impl_->stop_source.request_stop();
+}
+
+std::stop_token current_stop_token() noexcept { return handler_stop; }
 
 const WorkerStats& Worker::stats() const { return impl_->stats; }
 

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "text.hpp"
+
 namespace conveyor::events {
 namespace {
 
@@ -179,14 +181,7 @@ KafkaRecord cdevent_record(const nlohmann::json& cdevent, const RunContext& run,
   auto extension = [&event](const char* name, const std::string& value) {
     if (!value.empty()) event.extensions[name] = value;
   };
-  auto output = [&run](const char* stage, const char* key) -> std::string {
-    const json& outputs = run.outputs;
-    if (!outputs.is_object()) return "";
-    auto s = outputs.find(stage);
-    if (s == outputs.end() || !s->is_object()) return "";
-    auto v = s->find(key);
-    return v != s->end() && v->is_string() ? v->get<std::string>() : "";
-  };
+  auto output = [&run](const char* stage, const char* key) { return detail::output_string(run.outputs, stage, key); };
   extension("pipeline", run.pipeline);
   extension("sha", run.sha);
   extension("ref", run.ref);

@@ -184,19 +184,28 @@ std::string partition_key(const std::string& repository, const std::string& envi
   return environment.empty() ? repository : repository + "@" + environment;
 }
 
-std::string request_partition_key(const StageRequest& request) {
-  if (request.stage != "deploy" && request.stage != "verify") return partition_key(request.run.repository);
+std::string detail::output_string(const json& outputs, const char* stage, const char* key) {
+  if (!outputs.is_object()) return "";
+  auto s = outputs.find(stage);
+  if (s == outputs.end() || !s->is_object()) return "";
+  auto v = s->find(key);
+  return v != s->end() && v->is_string() ? v->get<std::string>() : "";
+}
+
+std::string detail::request_partition_key(std::string_view stage, const json& settings, const RunContext& run) {
+  if (stage != "deploy" && stage != "verify") return partition_key(run.repository);
   std::string environment;
-  if (auto it = request.settings.find("environment"); it != request.settings.end() && it->is_string()) {
+  if (auto it = settings.find("environment"); it != settings.end() && it->is_string()) {
     environment = it->get<std::string>();
-  } else if (request.stage == "verify") {
+  } else if (stage == "verify") {
     // verify's settings (settle, checks) name no environment: it verifies what deploy deployed.
-    const json& outputs = request.run.outputs;
-    if (auto d = outputs.find("deploy"); d != outputs.end() && d->is_object()) {
-      if (auto e = d->find("environment"); e != d->end() && e->is_string()) environment = e->get<std::string>();
-    }
+    environment = output_string(run.outputs, "deploy", "environment");
   }
-  return partition_key(request.run.repository, environment);
+  return partition_key(run.repository, environment);
+}
+
+std::string request_partition_key(const StageRequest& request) {
+  return detail::request_partition_key(request.stage, request.settings, request.run);
 }
 
 StageRequest first_request(const RunContext& run, const std::vector<SlipEntry>& stages) {

@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "gitops.hpp"
+#include "conveyor/gitops/gitops.hpp"
 
 namespace conveyor::helm_updater::test {
+
+using namespace conveyor::gitops;  // NOLINT: the fake implements libs/gitops
 
 inline std::string fake_sha(int n) {
   char buf[41];
@@ -53,6 +55,12 @@ struct FakeRemote {
 class FakeCheckout : public Checkout {
  public:
   explicit FakeCheckout(FakeRemote& remote) : remote_(remote) { reset_to_tip(); }
+  // Detached at `c` (base_ stays the tip: a push from here is a fast-forward only from the tip).
+  FakeCheckout(FakeRemote& remote, const FakeCommit& c) : remote_(remote) {
+    base_ = remote_.tip().id;
+    head_ = c.id;
+    files_ = c.files;
+  }
   std::string head() const override { return head_; }
   Result<std::string> read(const std::string& path) override {
     auto it = files_.find(path);
@@ -110,6 +118,15 @@ class FakeGitOps : public GitOps {
       return e;
     }
     return std::unique_ptr<Checkout>(std::make_unique<FakeCheckout>(remote_));
+  }
+  Result<std::unique_ptr<Checkout>> checkout(const Remote& remote, const std::string& commit,
+                                             const std::string& dir) override {
+    remote_.remotes_seen.push_back(remote);
+    remote_.dirs_seen.push_back(dir);
+    for (const auto& c : remote_.commits) {
+      if (c.id == commit) return std::unique_ptr<Checkout>(std::make_unique<FakeCheckout>(remote_, c));
+    }
+    return make_error(Errc::not_found, "commit " + commit + " is not in the remote");
   }
 
  private:

@@ -288,6 +288,8 @@ TEST_F(HandlerTest, TokenIsResolvedFromItsSecretRefAndCredentialsNeverLeak) {
   ASSERT_EQ(remote_.remotes_seen.size(), 1u);
   EXPECT_EQ(remote_.remotes_seen[0].token.value_or(""), "tok-123-secret");
   EXPECT_EQ(result->outputs["repository"], "https://git.example.com/imprun/gitops.git");
+  // The reference travels (the deployer's revert resolves it), the value does not.
+  EXPECT_EQ(result->outputs["token-ref"], json({{"env", "HELM_UPDATER_TEST_TOKEN"}}));
   const std::string everything = result->outputs.dump() + result->cdevents[0].dump() + result->reason;
   EXPECT_EQ(everything.find("tok-123-secret"), std::string::npos);
   EXPECT_EQ(everything.find("url-password"), std::string::npos);

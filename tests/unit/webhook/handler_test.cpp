@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 
+#include "conveyor/events/cdevents.hpp"
 #include "conveyor/events/cloudevent.hpp"
 #include "conveyor/events/run.hpp"
 #include "conveyor/github/signature.hpp"
@@ -235,6 +237,81 @@ TEST(Handler, WebhookStringsStayData) {
   ASSERT_TRUE(request.ok());
   EXPECT_EQ(request->run.ref_name, "$(rm -rf /);`id`");
   EXPECT_EQ(request->run.head_message, "feat: \"quoted\"\n{\"level\":\"error\"}");
+}
+
+// The records the handler writes directly (events/run_start.hpp) are the
+// bytes the nlohmann builders make for the same run, on every push and
+// pull_request fixture that starts one (the run read back from the request).
+TEST(Handler, RecordsAreTheReferenceBuildersBytesForEveryFixture) {
+  auto p = hello_pipeline();
+  p.triggers.push->branches = {"**"};
+  p.triggers.push->tags = {"**"};
+  p.triggers.pull_request->branches = {"**"};
+  p.triggers.pull_request->stages = {"test", "version"};
+  for (const auto& repository : {"Codertocat/Hello-World", "Octocoders/Hello-World"}) {
+    p.repository = repository;
+    const Handler h({p}, {kSecret}, "conveyor-x");
+    int started = 0;
+    for (const char* event : {"push", "pull_request"}) {
+      for (const auto& f : std::filesystem::directory_iterator(testing::shared_dir() + "/fixtures/github/" + event)) {
+        const auto v = h.handle(signed_delivery(event, testing::read_file(f.path()), "d-\"\u00e9"));
+        if (v.outcome != "started") continue;
+        ++started;
+        SCOPED_TRACE(f.path().string());
+        ASSERT_EQ(v.records.size(), 2u);
+        auto request = events::request_from_kafka(v.records[1]);
+        ASSERT_TRUE(request.ok()) << request.error().message;
+        const events::RunContext& run = request->run;
+        EXPECT_EQ(run.delivery_id, "d-\"\u00e9");
+        auto queued = events::pipelinerun_queued(run, "/conveyor/webhook");
+        queued["context"]["id"] = run.run_id + ":queued";
+        queued["context"]["timestamp"] = run.queued_at;
+        const auto reference_queued = events::cdevent_record(queued, run, "conveyor-x");
+        EXPECT_EQ(v.records[0].value, reference_queued.value);
+        EXPECT_EQ(v.records[0].headers, reference_queued.headers);
+        EXPECT_EQ(v.records[0].key, reference_queued.key);
+        std::vector<events::SlipEntry> stages{{request->stage, request->settings}};
+        stages.insert(stages.end(), request->slip.begin(), request->slip.end());
+        auto reference_request = events::to_kafka(events::first_request(run, stages), "conveyor-x");
+        for (auto& [name, value] : reference_request.headers) {
+          if (name == "ce_time") value = run.queued_at;
+        }
+        EXPECT_EQ(v.records[1].value, reference_request.value);
+        EXPECT_EQ(v.records[1].headers, reference_request.headers);
+        EXPECT_EQ(v.records[1].topic, reference_request.topic);
+      }
+    }
+    EXPECT_GE(started, 3) << repository;
+  }
+}
+
+// A delivery id that is not UTF-8 cannot go into the records' JSON: 400, not
+// an exception (which the server would answer with 500).
+TEST(Handler, DeliveryIdThatIsNotUtf8IsABadRequest) {
+  const auto v =
+      make_handler().handle(signed_delivery("push", testing::fixture("push/with-new-branch.payload.json"), "d-\xff"));
+  EXPECT_EQ(v.status, 400);
+  EXPECT_EQ(v.outcome, "bad_request");
+  EXPECT_TRUE(v.records.empty());
+  EXPECT_NE(v.reason.find("UTF-8"), std::string::npos) << v.reason;
+}
+
+TEST(SignatureVerifier, SameAnswersAsVerifySignature) {
+  const std::string body = testing::fixture("push/with-new-branch.payload.json");
+  const std::vector<std::vector<std::string>> secret_sets = {{}, {""}, {"a"}, {"old", "new"}, {"", "new"}};
+  for (const auto& secrets : secret_sets) {
+    const github::SignatureVerifier verifier(secrets);
+    for (const std::string secret : {"a", "old", "new", "", "other"}) {
+      for (const std::string& b : {body, body + " ", std::string()}) {
+        std::string header = github::signature_header(secret, body);
+        EXPECT_EQ(verifier.verify(header, b), github::verify_signature(header, b, secrets)) << secret;
+        header.back() = header.back() == '0' ? '1' : '0';
+        EXPECT_EQ(verifier.verify(header, b), github::verify_signature(header, b, secrets)) << secret;
+      }
+    }
+  }
+  EXPECT_TRUE(github::SignatureVerifier({"old", "new"}).verify(github::signature_header("new", body), body));
+  EXPECT_FALSE(github::SignatureVerifier({"old", "new"}).verify(github::signature_header("new", body), body + "x"));
 }
 
 }  // namespace

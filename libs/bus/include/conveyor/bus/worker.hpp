@@ -14,7 +14,10 @@
 //   conveyor-original-partition, conveyor-original-offset, conveyor-attempts).
 //   Errors with code invalid_argument are permanent: straight to the DLQ.
 // - stop() (e.g. on SIGTERM): stop taking work, let in-flight handlers finish,
-//   produce and commit, close the consumer (leaving the group cleanly).
+//   produce and commit, close the consumer (leaving the group cleanly). It
+//   also requests the stop token handlers see through current_stop_token(),
+//   so a handler waiting for minutes can give up: an Error it then returns
+//   hands the message back uncommitted (redelivered to the next consumer).
 #pragma once
 
 #include <atomic>
@@ -22,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -59,6 +63,11 @@ struct WorkerStats {
   std::atomic<long long> dead_lettered{0};
   std::atomic<long long> in_flight{0};
 };
+
+// The stop token of the Worker whose handler runs on the calling thread,
+// requested by that worker's stop(); a token that is never requested on any
+// other thread.
+std::stop_token current_stop_token() noexcept;
 
 class Worker {
  public:

@@ -4,6 +4,7 @@
 // `X-Conveyor-Signature-256`.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,5 +21,25 @@ std::string signature_header(std::string_view secret, std::string_view body);
 // `secrets` (several allowed for rotation). The comparison is constant-time
 // in the signature; an empty secret never matches.
 bool verify_signature(std::string_view header, std::string_view body, const std::vector<std::string>& secrets);
+
+// verify_signature() for a fixed set of secrets, keyed once: the HMAC
+// algorithm is fetched and each secret's key schedule (the inner and outer
+// padded key blocks of RFC 2104) computed at construction; a verification
+// copies those pre-keyed contexts and hashes only the body. Same answers as
+// verify_signature() (constant-time compare, every secret checked, empty
+// secrets never match). Thread-safe: verify() is const and shares no mutable
+// state. Construction throws std::runtime_error when OpenSSL cannot provide
+// HMAC-SHA256.
+class SignatureVerifier {
+ public:
+  explicit SignatureVerifier(const std::vector<std::string>& secrets);
+
+  // True when `header` is "sha256=<64 hex>" matching `body` under any secret.
+  bool verify(std::string_view header, std::string_view body) const;
+
+ private:
+  struct Keyed;
+  std::vector<std::shared_ptr<const Keyed>> keyed_;  // one per non-empty secret
+};
 
 }  // namespace conveyor::github

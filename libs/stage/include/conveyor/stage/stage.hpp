@@ -15,6 +15,7 @@
 #pragma once
 
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,11 @@ using Publish = std::function<Result<void>(const nlohmann::json& cdevent)>;
 // A stage handler: plain data in and out; runs on a worker thread and may
 // take minutes.
 using Handler = std::function<Result<StageResult>(const events::StageRequest& request, const Publish& publish)>;
+
+// Called from a Handler: requested when the service drains (SIGTERM). A
+// handler in a long wait may give up and return an Error: nothing is
+// recorded, the request is handed back uncommitted and redelivered.
+inline std::stop_token current_stop_token() noexcept { return bus::current_stop_token(); }
 
 // The records that carry out `result` for `request`: its CDEvents, its
 // extra_records, then the next request or pipelinerun.finished. `source` is

@@ -1,7 +1,7 @@
 // GitCli against real git with local bare repositories made by the test
 // (no network): clone, edit, commit, push, a rejected push, refresh, the
 // refusals (symlinks, missing branch), and what never leaks (the token).
-#include "git.hpp"
+#include "conveyor/gitops/git.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "git_repo.hpp"
 #include "service_process.hpp"  // temp_dir, write_file
 
-namespace conveyor::helm_updater {
+namespace conveyor::gitops {
 namespace {
 
 namespace fs = std::filesystem;
@@ -91,6 +91,46 @@ TEST_F(GitCliTest, MissingBranchOrRepositoryIsNotFound) {
   EXPECT_EQ(repo.error().code, Errc::not_found) << repo.error().message;
 }
 
+TEST_F(GitCliTest, ChecksOutTheExactCommitAfterTheBranchMoved) {
+  const std::string wanted = tip();
+  repo_->commit({{"k8s/values.yaml", "image:\n  tag: 9.9.9 # c\n"}}, "moved on");
+  ASSERT_NE(tip(), wanted);
+  auto checkout = cli_.checkout(remote_, wanted, root_ + "/exact");
+  ASSERT_TRUE(checkout.ok()) << checkout.error().message;
+  EXPECT_EQ((*checkout)->head(), wanted);
+  EXPECT_EQ(*(*checkout)->read("k8s/values.yaml"), "image:\n  tag: 1.0.0 # c\n");
+  // Fetched by id, alone: a shallow history of one commit.
+  EXPECT_EQ(git(root_ + "/exact", {"rev-list", "--count", "HEAD"}), "1\n");
+}
+
+TEST_F(GitCliTest, FallsBackToAFullFetchWhenTheServerRefusesACommitById) {
+  const std::string wanted = tip();
+  repo_->commit({{"k8s/values.yaml", "image:\n  tag: 9.9.9 # c\n"}}, "moved on");
+  // Protocol v0 over file:// serves only advertised tips (no allowReachableSHA1InWant).
+  const std::string wrapper = root_ + "/git-v0";
+  conveyor::testing::write_file(wrapper, "#!/bin/sh\nexec git -c protocol.version=0 \"$@\"\n");
+  fs::permissions(wrapper, fs::perms::owner_all);
+  GitCli v0(GitOptions{wrapper});
+  auto checkout = v0.checkout(remote_, wanted, root_ + "/exact");
+  ASSERT_TRUE(checkout.ok()) << checkout.error().message;
+  EXPECT_EQ((*checkout)->head(), wanted);
+  EXPECT_EQ(*(*checkout)->read("k8s/values.yaml"), "image:\n  tag: 1.0.0 # c\n");
+  EXPECT_EQ(git(root_ + "/exact", {"rev-list", "--count", "HEAD"}), "1\n");
+  EXPECT_EQ(git(root_ + "/exact", {"rev-list", "--count", "origin/main"}), "2\n") << "the branches were fetched";
+}
+
+TEST_F(GitCliTest, AnUnknownOrAbbreviatedCommitIsRefused) {
+  auto unknown = cli_.checkout(remote_, std::string(40, 'e'), root_ + "/u");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, Errc::not_found) << unknown.error().message;
+  auto short_id = cli_.checkout(remote_, tip().substr(0, 7), root_ + "/s");
+  ASSERT_FALSE(short_id.ok());
+  EXPECT_EQ(short_id.error().code, Errc::invalid_argument) << short_id.error().message;
+  auto option = cli_.checkout(remote_, "--upload-pack=touch /tmp/x", root_ + "/o");
+  ASSERT_FALSE(option.ok());
+  EXPECT_EQ(option.error().code, Errc::invalid_argument);
+}
+
 TEST_F(GitCliTest, FilesOutsideTheTreeOrThroughSymlinksAreRefused) {
   const std::string seed = repo_->work();
   fs::create_symlink("/etc/hostname", seed + "/link.yaml");
@@ -118,6 +158,11 @@ TEST_F(GitCliTest, TheTokenNeverAppearsInErrors) {
   EXPECT_EQ(clone.error().message.find("tok-very-secret"), std::string::npos) << clone.error().message;
   EXPECT_EQ(clone.error().message.find("url-secret"), std::string::npos) << clone.error().message;
   EXPECT_EQ(clone.error().message.find(authorization_header("tok-very-secret")), std::string::npos);
+  auto exact = cli_.checkout(r, std::string(40, 'a'), root_ + "/e");
+  ASSERT_FALSE(exact.ok());
+  EXPECT_EQ(exact.error().code, Errc::unavailable) << exact.error().message;
+  EXPECT_EQ(exact.error().message.find("tok-very-secret"), std::string::npos) << exact.error().message;
+  EXPECT_EQ(exact.error().message.find("url-secret"), std::string::npos) << exact.error().message;
 }
 
 TEST(GitEnvironment, TokenTravelsAsAConfigHeaderOnly) {
@@ -151,4 +196,4 @@ TEST(RedactUrl, DropsUserInformation) {
 }
 
 }  // namespace
-}  // namespace conveyor::helm_updater
+}  // namespace conveyor::gitops

@@ -13,6 +13,11 @@
 //   credentials removed.
 // - Shallow: `clone --depth 1 --single-branch --branch <b>`; a rejected push
 //   is followed by `fetch --depth 1` + `reset --hard FETCH_HEAD`.
+// - An exact commit: `init`, `fetch --depth 1 origin <sha>` (GitHub, GitLab
+//   and protocol v2 servers serve any reachable commit by id); when the
+//   server refuses a commit it does not advertise (protocol v0 without
+//   uploadpack.allowReachableSHA1InWant), a full fetch of its branches; then
+//   `checkout --detach <sha>`.
 // - Files are read and written only when they are regular files inside the
 //   clone, reached without symbolic links.
 #pragma once
@@ -22,9 +27,9 @@
 #include <string>
 
 #include "conveyor/process/process.hpp"
-#include "gitops.hpp"
+#include "conveyor/gitops/gitops.hpp"
 
-namespace conveyor::helm_updater {
+namespace conveyor::gitops {
 
 struct GitOptions {
   std::string program = "git";
@@ -35,6 +40,8 @@ class GitCli : public GitOps {
  public:
   explicit GitCli(GitOptions options = {});
   Result<std::unique_ptr<Checkout>> clone(const Remote& remote, const std::string& dir) override;
+  Result<std::unique_ptr<Checkout>> checkout(const Remote& remote, const std::string& commit,
+                                             const std::string& dir) override;
 
  private:
   GitOptions options_;
@@ -48,4 +55,4 @@ process::Environment git_environment(const std::optional<std::string>& token);
 // base64("x-access-token:<token>") (what GitHub and most servers accept).
 std::string authorization_header(const std::string& token);
 
-}  // namespace conveyor::helm_updater
+}  // namespace conveyor::gitops

@@ -1,4 +1,4 @@
-#include "git.hpp"
+#include "conveyor/gitops/git.hpp"
 
 #include <openssl/evp.h>
 
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace conveyor::helm_updater {
+namespace conveyor::gitops {
 namespace {
 
 namespace fs = std::filesystem;
@@ -219,6 +219,40 @@ class GitCheckout : public Checkout {
     return update_head();
   }
 
+  // init + fetch of exactly `commit` + detached checkout (see git.hpp).
+  Result<void> checkout_commit(const std::string& commit) {
+    const bool hex = std::all_of(commit.begin(), commit.end(), [](unsigned char c) { return std::isxdigit(c); });
+    if (!hex || (commit.size() != 40 && commit.size() != 64)) {
+      return make_error(Errc::invalid_argument, "'" + commit + "' is not a full commit id");
+    }
+    std::error_code ec;
+    if (!fs::create_directory(dir_, ec)) {
+      return make_error(Errc::unavailable, "cannot create " + dir_ + (ec ? ": " + ec.message() : ": it exists"));
+    }
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"init", "--quiet"},
+                                                 std::vector<std::string>{"remote", "add", "--", "origin", access_.url}}) {
+      auto ran = git(args);
+      if (!ran) return std::move(ran).error();
+      if (!ran->exit.ok()) return failed("git " + args.front(), *ran, Errc::internal);
+    }
+    auto fetched = git({"fetch", "--quiet", "--no-tags", "--depth", "1", "origin", commit});
+    if (!fetched) return std::move(fetched).error();
+    if (!fetched->exit.ok()) {
+      if (classify(fetched->err + fetched->out) == Errc::invalid_argument) return failed("git fetch", *fetched);
+      // The server does not serve unadvertised commits by id: fetch its branches.
+      fetched = git({"fetch", "--quiet", "--no-tags", "origin", "+refs/heads/*:refs/remotes/origin/*"});
+      if (!fetched) return std::move(fetched).error();
+      if (!fetched->exit.ok()) return failed("git fetch", *fetched);
+    }
+    auto checked = git({"checkout", "--quiet", "--detach", commit});
+    if (!checked) return std::move(checked).error();
+    if (!checked->exit.ok()) {
+      return make_error(Errc::not_found, "commit " + commit + " is not in " + access_.url + ": " +
+                                             reason_of(*checked, clean_));
+    }
+    return update_head();
+  }
+
   std::string head() const override { return head_; }
 
   Result<std::string> read(const std::string& path) override {
@@ -364,4 +398,11 @@ Result<std::unique_ptr<Checkout>> GitCli::clone(const Remote& remote, const std:
   return std::unique_ptr<Checkout>(std::move(checkout));
 }
 
-}  // namespace conveyor::helm_updater
+Result<std::unique_ptr<Checkout>> GitCli::checkout(const Remote& remote, const std::string& commit,
+                                                   const std::string& dir) {
+  auto checkout = std::make_unique<GitCheckout>(options_, remote, dir);
+  if (auto ok = checkout->checkout_commit(commit); !ok) return std::move(ok).error();
+  return std::unique_ptr<Checkout>(std::move(checkout));
+}
+
+}  // namespace conveyor::gitops
