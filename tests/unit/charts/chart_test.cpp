@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
@@ -125,6 +127,24 @@ TEST(Chart, OneDeploymentPerServiceWithProbesResourcesAndNonRootSecurity) {
     // buildah needs a writable root; every other service runs read-only.
     EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"].as<bool>(), !builder) << name;
     EXPECT_EQ(pod["automountServiceAccountToken"].as<bool>(), name.ends_with("-deployer")) << name;
+    // --config names the mounted file, and the mount is that file only: the
+    // image's /etc/conveyor/containers (buildah's and podman's
+    // containers.conf, storage.conf; CONVEYOR_CONTAINERS_DIR) stays visible.
+    const auto config_arg = std::find(args.begin(), args.end(), "--config");
+    ASSERT_NE(config_arg, args.end()) << name;
+    ASSERT_NE(config_arg + 1, args.end()) << name;
+    bool config_mounted = false;
+    for (const auto& m : c["volumeMounts"]) {
+      const std::string path = m["mountPath"].as<std::string>();
+      EXPECT_FALSE(path == "/etc" || path == "/etc/conveyor" || path.starts_with("/etc/conveyor/containers"))
+          << name << " mounts over the image's " << path;
+      if (m["name"].as<std::string>() == "config") {
+        config_mounted = true;
+        EXPECT_EQ(path, *(config_arg + 1)) << name;
+        EXPECT_EQ(m["subPath"].as<std::string>(), "conveyor.yaml") << name;
+      }
+    }
+    EXPECT_TRUE(config_mounted) << name;
   }
   EXPECT_EQ(seen, kServices);
 }
@@ -192,15 +212,84 @@ TEST(Chart, SecretsAreOnlyReferencedNeverRendered) {
   EXPECT_TRUE(webhook_secret);
 }
 
+std::optional<YAML::Node> env_var(const YAML::Node& deployment, const std::string& name) {
+  for (const auto& e : deployment["spec"]["template"]["spec"]["containers"][0]["env"]) {
+    if (e["name"].as<std::string>() == name) return e;
+  }
+  return std::nullopt;
+}
+
+bool is_optional(const YAML::Node& env) {
+  const auto o = env["valueFrom"]["secretKeyRef"]["optional"];
+  return o && o.as<bool>();
+}
+
+YAML::Node rendered_config(const std::vector<YAML::Node>& docs) {
+  const auto maps = of_kind(docs, "ConfigMap");
+  EXPECT_EQ(maps.size(), 1u);
+  return maps.empty() ? YAML::Node() : YAML::Load(maps[0]["data"]["conveyor.yaml"].as<std::string>());
+}
+
+// Every variable conveyor.yaml names for the suite's own secrets is set in
+// the pods that resolve it, from a required Secret key: a service that cannot
+// resolve github.token refuses to start (version-tagger exits 2).
+TEST(Chart, ConfigSecretVariablesComeFromRequiredSecretKeys) {
+  const auto docs = render({"--set", "secrets.env[0].name=SLACK_WEBHOOK_URL", "--set", "secrets.env[0].key=slack-url",
+                            "--set", "secrets.env[1].name=ARGOCD_TOKEN", "--set", "secrets.env[1].key=argocd",
+                            "--set", "secrets.env[1].optional=false"});
+  const YAML::Node cfg = rendered_config(docs);
+  ASSERT_TRUE(cfg["github"]["token"]["env"]) << "github.token";
+  const std::string token_var = cfg["github"]["token"]["env"].as<std::string>();
+  const std::string webhook_var = cfg["webhook"]["secrets"][0]["env"].as<std::string>();
+  const auto deployments = of_kind(docs, "Deployment");
+  ASSERT_EQ(deployments.size(), kServices.size());
+  for (const auto& d : deployments) {
+    const std::string svc = d["spec"]["template"]["spec"]["containers"][0]["args"][0].as<std::string>();
+    const auto token = env_var(d, token_var);
+    ASSERT_TRUE(token) << svc << " lacks " << token_var;
+    EXPECT_EQ((*token)["valueFrom"]["secretKeyRef"]["key"].as<std::string>(), "github-token") << svc;
+    EXPECT_FALSE(is_optional(*token))
+        << svc << ": an optional " << token_var << " lets version-tagger crash-loop instead of naming the missing key";
+    if (svc == "webhook") {
+      const auto secret = env_var(d, webhook_var);
+      ASSERT_TRUE(secret) << webhook_var;
+      EXPECT_FALSE(is_optional(*secret));
+    }
+    const auto slack = env_var(d, "SLACK_WEBHOOK_URL");
+    ASSERT_TRUE(slack) << svc;
+    EXPECT_TRUE(is_optional(*slack)) << svc;  // env[] default
+    const auto argocd = env_var(d, "ARGOCD_TOKEN");
+    ASSERT_TRUE(argocd) << svc;
+    EXPECT_FALSE(is_optional(*argocd)) << svc;  // optional: false is kept
+  }
+
+  // Without a token key: no GITHUB_TOKEN and no github.token to resolve.
+  const auto none = render({"--set", "secrets.githubTokenKey="});
+  EXPECT_FALSE(rendered_config(none)["github"]["token"]);
+  for (const auto& d : of_kind(none, "Deployment")) EXPECT_FALSE(env_var(d, token_var)) << d["metadata"]["name"];
+}
+
+// How helm reports values that values.schema.json refuses.
+constexpr const char* kSchemaRefusal = "values don't meet the specifications of the schema";
+
 TEST(Chart, SchemaRefusesSecretValuesAndBadSettings) {
   // There is no value for a secret's content: such keys are refused.
   for (const char* bad : {"secrets.webhookSecret=never-seen", "github.token=never-seen", "kafka.brokers=",
-                          "redis.url=http://redis", "services.webhook.replicas=-1", "services.typo.enabled=true"}) {
+                          "redis.url=http://redis", "services.webhook.replicas=-1", "services.typo.enabled=true",
+                          "kafka.maxPollInterval=10min", "registry=https://registry.example.com",
+                          "webhook.ingress.enabled=true"}) {
     const Helm h = helm({"template", "rel", chart_dir(), "--set", bad});
     EXPECT_NE(h.code, 0) << bad << " was accepted";
+    // Refused by values.schema.json, not by some other error (a missing chart).
+    EXPECT_NE(h.err.find(kSchemaRefusal), std::string::npos) << bad << ": " << h.err;
     EXPECT_EQ(h.out.find("never-seen"), std::string::npos);
     EXPECT_EQ(h.err.find("never-seen"), std::string::npos);
   }
+  // conveyor.yaml takes a duration string only with its unit ("30" is refused
+  // at start), so the values schema refuses it too.
+  const Helm unitless = helm({"template", "rel", chart_dir(), "--set-string", "kafka.maxPollInterval=30"});
+  EXPECT_NE(unitless.code, 0) << "a duration string without a unit was accepted";
+  EXPECT_NE(unitless.err.find(kSchemaRefusal), std::string::npos) << unitless.err;
 }
 
 TEST(Chart, RbacIsNamespacedByDefault) {
@@ -266,7 +355,18 @@ TEST(Chart, WebhookServiceIngressAndServiceMonitor) {
 }
 
 // The ConfigMap's conveyor.yaml goes through the services' own loader
-// (schema + semantic rules), with a pipeline given as values.
+// (schema + semantic rules): with the default values, and with a pipeline
+// given as values.
+TEST(Chart, DefaultRenderedConfigIsAcceptedByTheServices) {
+  const auto maps = of_kind(render(), "ConfigMap");
+  ASSERT_EQ(maps.size(), 1u);
+  const std::string text = maps[0]["data"]["conveyor.yaml"].as<std::string>();
+  auto parsed = config::parse(text, testing::source_dir() + "/schemas/conveyor.schema.json", "conveyor.yaml");
+  ASSERT_TRUE(std::holds_alternative<config::Config>(parsed))
+      << std::get<config::LoadError>(parsed).to_string() << "\n" << text;
+  EXPECT_EQ(std::get<config::Config>(parsed).kafka.brokers, "kafka:9092");
+}
+
 TEST(Chart, RenderedConfigIsAcceptedByTheServices) {
   const fs::path values = fs::temp_directory_path() / ("chart_test_values_" + std::to_string(::getpid()) + ".yaml");
   {
