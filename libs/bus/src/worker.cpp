@@ -125,8 +125,10 @@ struct Worker::Impl : public RdKafka::RebalanceCb {
     bool commit = true;
     if (result.ok()) {
       stats.handled++;
-    } else if (stopping && result.error().code != Errc::invalid_argument && attempt < options.max_attempts) {
-      // Shutting down mid-retry: hand the message back (no commit) for redelivery.
+    } else if (stopping && result.error().code != Errc::invalid_argument) {
+      // Shutting down (a handler given up because of the stop, or mid-retry):
+      // hand the message back (no commit) for redelivery, whatever the
+      // attempt count; only malformed input is dead-lettered while stopping.
       commit = false;
     } else {
       commit = dead_letter(job, result.error(), attempt);
