@@ -118,7 +118,14 @@ int run(runtime::Service& service) {
   store::CreatedTags created_tags(*redis);
   Metrics metrics(*service.metrics);
   store::PipelinedDeliveryDedupe pipelined(*redis);
-  const Handler handler(cfg.pipelines, std::move(*secrets), cfg.kafka.topic_prefix);
+  std::optional<Handler> prepared;  // serialises each pipeline's first request once
+  try {
+    prepared.emplace(cfg.pipelines, std::move(*secrets), cfg.kafka.topic_prefix);
+  } catch (const std::exception& e) {
+    log.error("cannot prepare the pipelines", {{"error", e.what()}});
+    return 2;
+  }
+  const Handler& handler = *prepared;
   auto producer = bus::Producer::create(producer_options(service));
   if (!producer) {
     log.error("kafka producer", {{"error", producer.error().message}});

@@ -90,7 +90,9 @@ std::string hex(const unsigned char* p, size_t n) {
 std::string sha1(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha1(), nullptr);
+  // Fetched once: EVP_sha1() would make OpenSSL 3 fetch the implementation on every call.
+  static EVP_MD* const kSha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  EVP_Digest(data.data(), data.size(), md, &len, kSha1 != nullptr ? kSha1 : EVP_sha1(), nullptr);
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
@@ -159,7 +161,8 @@ Verdict Handler::handle(const Delivery& d) const {
   if (d.event.empty()) return reject(400, "bad_request", "missing X-GitHub-Event");
   if (d.delivery_id.empty()) return reject(400, "bad_request", "missing X-GitHub-Delivery");
 
-  auto text = github::payload_text(d.content_type, d.body);
+  std::string decoded_form;  // the payload of a form-encoded body
+  auto text = github::payload_view(d.content_type, d.body, decoded_form);
   if (!text) {
     if (text.error().code == Errc::not_found) return reject(415, "unsupported_media_type", text.error().message);
     return reject(400, "bad_request", text.error().message);

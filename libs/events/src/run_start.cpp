@@ -6,7 +6,9 @@
 #include "conveyor/events/run_start.hpp"
 
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "conveyor/events/cdevents.hpp"
@@ -127,6 +129,17 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   std::size_t i = 0, copied = 0;  // bytes [copied, i) are plain and not yet appended
   while (i < n) {
+    // Eight plain bytes at a time: none >= 0x80, < 0x20, '"' or '\\'.
+    while (n - i >= 8) {
+      constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      const std::uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
+      const std::uint64_t special = (w - kOnes * 0x20) | (quote - kOnes) | (backslash - kOnes);
+      if (((special & ~w) | w) & kHigh) break;
+      i += 8;
+    }
+    if (i >= n) break;
     const unsigned char c = p[i];
     if (plain(c)) {
       ++i;

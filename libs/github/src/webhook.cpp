@@ -471,9 +471,9 @@ Result<std::string> form_decode(std::string_view text) {
   return out;
 }
 
-Result<std::string> payload_text(std::string_view content_type, std::string_view body) {
+Result<std::string_view> payload_view(std::string_view content_type, std::string_view body, std::string& storage) {
   const std::string type = media_type(content_type);
-  if (type == "application/json") return std::string(body);
+  if (type == "application/json") return body;
   if (type != "application/x-www-form-urlencoded") {
     return make_error(Errc::not_found, "unsupported content type '" + type + "'");
   }
@@ -488,11 +488,21 @@ Result<std::string> payload_text(std::string_view content_type, std::string_view
     if (!name) return std::move(name).error();
     if (*name == "payload") {
       if (eq == std::string_view::npos) return make_error(Errc::invalid_argument, "form field payload has no value");
-      return form_decode(field.substr(eq + 1));
+      auto value = form_decode(field.substr(eq + 1));
+      if (!value) return std::move(value).error();
+      storage = std::move(value).value();
+      return std::string_view(storage);
     }
     pos = amp + 1;
   }
   return make_error(Errc::invalid_argument, "form body has no payload field");
+}
+
+Result<std::string> payload_text(std::string_view content_type, std::string_view body) {
+  std::string storage;
+  auto text = payload_view(content_type, body, storage);
+  if (!text) return std::move(text).error();
+  return std::string(*text);
 }
 
 bool asks_to_skip_ci(std::string_view message) {

@@ -248,8 +248,7 @@ TEST(Handler, RecordsAreTheReferenceBuildersBytesForEveryFixture) {
   p.triggers.push->tags = {"**"};
   p.triggers.pull_request->branches = {"**"};
   p.triggers.pull_request->stages = {"test", "version"};
-  for (const auto& repository : {"Codertocat/Hello-World", "Octocoders/Hello-World"}) {
-    p.repository = repository;
+  {
     const Handler h({p}, {kSecret}, "conveyor-x");
     int started = 0;
     for (const char* event : {"push", "pull_request"}) {
@@ -281,7 +280,7 @@ TEST(Handler, RecordsAreTheReferenceBuildersBytesForEveryFixture) {
         EXPECT_EQ(v.records[1].topic, reference_request.topic);
       }
     }
-    EXPECT_GE(started, 3) << repository;
+    EXPECT_GE(started, 8);  // the fixtures' pushes and opened/reopened/synchronize PRs
   }
 }
 

@@ -22,6 +22,11 @@ namespace conveyor::github {
 // other content type.
 Result<std::string> payload_text(std::string_view content_type, std::string_view body);
 
+// payload_text() without copying a JSON body: `body` itself for
+// application/json, else the decoded `payload` form field, which is kept in
+// `storage` (the view points there). Same errors as payload_text().
+Result<std::string_view> payload_view(std::string_view content_type, std::string_view body, std::string& storage);
+
 // Decodes application/x-www-form-urlencoded text ('+' is space, %XX bytes).
 // Errors: invalid_argument on a malformed escape.
 Result<std::string> form_decode(std::string_view text);
