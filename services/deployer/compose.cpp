@@ -327,6 +327,18 @@ class ComposeBackend : public Backend {
 
 }  // namespace
 
+namespace {
+
+// A Compose service name (the specification's [a-zA-Z0-9._-]+), not starting
+// with '-' (the name ends podman-compose's argv) nor '.'; it is also a JSON
+// pointer token of the override document, which '~' and '/' would break.
+bool valid_service(const std::string& name) {
+  static const std::regex re("[a-zA-Z0-9_][a-zA-Z0-9._-]*");
+  return std::regex_match(name, re);
+}
+
+}  // namespace
+
 Result<ComposeSettings> parse_compose_settings(const json& settings) {
   if (!settings.is_object()) return make_error(Errc::invalid_argument, "deploy.compose: must be a mapping");
   ComposeSettings s;
@@ -343,7 +355,9 @@ Result<ComposeSettings> parse_compose_settings(const json& settings) {
       }
       s.file = value.get<std::string>();
     } else if (key == "service") {
-      if (!value.is_string() || value.get<std::string>().empty()) return setting_error(key, "must be a service name");
+      if (!value.is_string() || !valid_service(value.get<std::string>())) {
+        return setting_error(key, "must be a service name (letters, digits, '.', '_', '-'; not starting with '-')");
+      }
       s.service = value.get<std::string>();
     } else if (key == "engine") {
       if (value != "podman" && value != "docker") return setting_error(key, "must be podman or docker");
@@ -361,6 +375,7 @@ Result<ComposeSettings> parse_compose_settings(const json& settings) {
   if (s.service.empty()) {
     auto only = only_service(s.file);
     if (!only) return std::move(only).error();
+    if (!valid_service(*only)) return setting_error("file", s.file + ": service name \"" + *only + "\" is not valid");
     s.service = *only;
   }
   return s;

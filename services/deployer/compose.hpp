@@ -55,7 +55,9 @@ struct ComposeSettings {
 };
 
 // Parses and checks the settings; a missing `service` is the file's only
-// service (read with yaml-cpp). Errors (invalid_argument) name the setting.
+// service (read with yaml-cpp). A service name is letters, digits, '.', '_'
+// and '-', starting with a letter, digit or '_' (never read as a flag).
+// Errors (invalid_argument) name the setting.
 Result<ComposeSettings> parse_compose_settings(const nlohmann::json& settings);
 
 // services.<service>.healthcheck of a compose file (Compose specification).

@@ -29,6 +29,7 @@ std::string run_version(const events::RunContext& run) {
 }
 
 std::string human(std::chrono::milliseconds d) {
+  if (d.count() % 1000 != 0) return std::to_string(d.count()) + "ms";
   const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
   return s >= 60 && s % 60 == 0 ? std::to_string(s / 60) + "m" : std::to_string(s) + "s";
 }

@@ -48,10 +48,13 @@ class HelmBackend final : public Backend {
   }
 
   Result<Outcome> rollback(const Target& target, const std::string& revision) override {
-    return with_history(target, [&](const HelmSettings& s, nlohmann::json& details,
-                                    std::optional<std::vector<HelmRevision>>& history) {
-      return roll_back(s, target, details, history, revision);
-    });
+    // helm rollback needs no chart: the handler gives a rollback no checkout.
+    return with_history(
+        target,
+        [&](const HelmSettings& s, nlohmann::json& details, std::optional<std::vector<HelmRevision>>& history) {
+          return roll_back(s, target, details, history, revision);
+        },
+        false);
   }
 
  private:
@@ -60,9 +63,10 @@ class HelmBackend final : public Backend {
 
   // Checks the settings, reads the history, runs `body`; the Outcome gets the
   // details (commands run, duration).
-  Result<Outcome> with_history(const Target& target, const Body& body) const {
+  // `resolve_paths`: see parse_helm_settings (false for a rollback).
+  Result<Outcome> with_history(const Target& target, const Body& body, bool resolve_paths = true) const {
     const auto started = std::chrono::steady_clock::now();
-    auto settings = parse_helm_settings(target.settings, target.checkout_dir);
+    auto settings = parse_helm_settings(target.settings, target.checkout_dir, resolve_paths);
     if (!settings) return failed_outcome(settings.error().message);
     nlohmann::json details = base_details(*settings);
     std::optional<std::vector<HelmRevision>> history;

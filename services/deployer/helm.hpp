@@ -20,7 +20,9 @@
 //   first install).
 // rollback(revision): "" -> the newest deployed/superseded revision below the
 //   current one (from history); `helm rollback <release> <rev> --wait
-//   --timeout`, then history for the resulting revision.
+//   --timeout`, then history for the resulting revision. Needs no checkout
+//   (the handler gives a rollback none): the chart and values file of the
+//   settings are not looked at.
 //
 // A helm command that fails, or outlives deploy.helm.timeout plus
 // HelmOptions::margin, is a failed Outcome whose reason names the command and

@@ -57,7 +57,8 @@ std::string str_field(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-Result<HelmSettings> parse_helm_settings(const nlohmann::json& settings, const std::string& checkout_dir) {
+Result<HelmSettings> parse_helm_settings(const nlohmann::json& settings, const std::string& checkout_dir,
+                                         bool resolve_paths) {
   if (!settings.is_object()) return bad("", "must be an object");
   HelmSettings s;
   s.release = str_field(settings, "release");
@@ -92,6 +93,10 @@ Result<HelmSettings> parse_helm_settings(const nlohmann::json& settings, const s
   const auto* values = field(settings, "values-file");
   if (values != nullptr && (!values->is_string() || values->get<std::string>().empty())) {
     return bad("values-file", "must be a non-empty string");
+  }
+  if (!resolve_paths) {
+    s.chart = s.chart_as_written;
+    return s;
   }
   if (!oci || values != nullptr) {
     if (checkout_dir.empty()) return bad("chart", "a chart directory needs the GitOps checkout, and there is none");

@@ -34,8 +34,13 @@ struct HelmSettings {
 // namespace must be valid Kubernetes names (so none starts with '-' and is
 // read by helm as a flag); the chart (unless oci://) and the values file are
 // relative paths that stay inside the checkout, symlinks included, and exist.
+// With `resolve_paths` false (a rollback: `helm history` and `helm rollback`
+// read neither the chart nor the values file, and the deployer has no
+// checkout then) the chart is required but kept as written, not looked up,
+// and `values_file` stays empty; `checkout_dir` is ignored.
 // Errors: invalid_argument with the offending key.
-Result<HelmSettings> parse_helm_settings(const nlohmann::json& settings, const std::string& checkout_dir);
+Result<HelmSettings> parse_helm_settings(const nlohmann::json& settings, const std::string& checkout_dir,
+                                         bool resolve_paths = true);
 
 // A duration as helm's --timeout takes it (Go syntax): "600s", "1500ms".
 std::string go_duration(std::chrono::milliseconds d);

@@ -5,10 +5,12 @@ namespace {
 
 using json = nlohmann::json;
 
-// KEYS[1] state, KEYS[2] fence; ARGV[1] state JSON, ARGV[2] token.
+// KEYS[1] state, KEYS[2] fence of the last write, KEYS[3] the lock's token
+// counter (store::Locks); ARGV[1] state JSON, ARGV[2] token.
 constexpr const char* kFencedSet =
     "local last = tonumber(redis.call('GET', KEYS[2]) or '0') "
-    "if tonumber(ARGV[2]) < last then return 0 end "
+    "local issued = tonumber(redis.call('GET', KEYS[3]) or '0') "
+    "if tonumber(ARGV[2]) < last or tonumber(ARGV[2]) < issued then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[1]) "
     "redis.call('SET', KEYS[2], ARGV[2]) "
     "return 1";
@@ -43,11 +45,14 @@ Result<void> DeployState::save(const std::string& environment, const Snapshot& s
   const std::string token = std::to_string(fence);
   const std::string state_key = key(environment, "state");
   const std::string fence_key = key(environment, "fence");
-  auto reply = redis_->command({"EVAL", kFencedSet, "2", state_key, fence_key, value, token});
+  // store::Locks counts the tokens of lock "deploy:<env>" under <prefix>fence:deploy:<env>.
+  const std::string issued_key = prefix_ + "fence:deploy:" + environment;
+  auto reply = redis_->command({"EVAL", kFencedSet, "3", state_key, fence_key, issued_key, value, token});
   if (!reply) return std::move(reply).error();
   if (reply->integer != 1) {
-    return make_error(Errc::conflict, "deployment state of " + environment + " was written by a newer lock holder (fencing token " +
-                                          token + " is stale)");
+    return make_error(Errc::conflict, "deployment state of " + environment +
+                                          ": the deploy lock was taken by a newer holder (fencing token " + token +
+                                          " is stale)");
   }
   return {};
 }

@@ -43,9 +43,11 @@ class DeployState {
   Result<Snapshot> load(const std::string& environment);
 
   // Writes the state if `fence` (the lock's fencing token) is not older than
-  // the token of the last write: a holder whose lock expired and was taken
-  // by another deploy cannot overwrite that deploy's state. Errors: conflict
-  // (a newer token wrote), unavailable.
+  // the token of the last write nor than the last token store::Locks issued
+  // for lock "deploy:<env>" (key <prefix>fence:deploy:<env>, so Locks and
+  // DeployState must share the prefix): a holder whose lock expired and was
+  // taken by another deploy cannot write, whether or not that deploy wrote
+  // yet. Errors: conflict (a newer holder), unavailable.
   Result<void> save(const std::string& environment, const Snapshot& snapshot, long long fence);
 
   // Marks `sha` bad in `environment` for `ttl` with a one-line reason.

@@ -47,6 +47,8 @@ TEST_F(ComposeTest, SettingsWithDefaultsAndTheFilesOnlyService) {
 TEST_F(ComposeTest, BadSettingsNameTheKey) {
   const std::string two = dir_ + "/two.yaml";
   testing::write_file(two, "services:\n  a: {image: x}\n  b: {image: y}\n");
+  const std::string odd = dir_ + "/odd.yaml";
+  testing::write_file(odd, "services:\n  web~1: {image: x}\n");
   const std::vector<std::pair<json, std::string>> cases = {
       {{{"project", "p"}, {"file", "relative.yaml"}}, "deploy.compose.file: must be an absolute path"},
       {{{"project", "Bad Name"}, {"file", two}}, "deploy.compose.project:"},
@@ -55,6 +57,10 @@ TEST_F(ComposeTest, BadSettingsNameTheKey) {
       {{{"project", "p"}, {"file", two}, {"service", "a"}, {"extra", 1}}, "deploy.compose.extra: unknown setting"},
       {{{"project", "p"}, {"file", dir_ + "/missing.yaml"}}, "deploy.compose.file: cannot read"},
       {{{"file", two}}, "deploy.compose.project: is required"},
+      // Would end podman-compose's argv as a flag, or break the override's JSON pointer.
+      {{{"project", "p"}, {"file", two}, {"service", "--rm"}}, "deploy.compose.service: must be a service name"},
+      {{{"project", "p"}, {"file", two}, {"service", "a~b"}}, "deploy.compose.service: must be a service name"},
+      {{{"project", "p"}, {"file", odd}}, "deploy.compose.file: " + odd + ": service name \"web~1\" is not valid"},
   };
   for (const auto& [settings, expected] : cases) {
     auto s = parse_compose_settings(settings);

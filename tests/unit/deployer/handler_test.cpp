@@ -261,7 +261,8 @@ TEST_F(DeployerHandler, WaitsForTheLockThenFailsWithTheReason) {
   auto result = handle(deploy_request("run-1", '1', kDigest1, "1.0.0"));
   EXPECT_GE(std::chrono::steady_clock::now() - started, 300ms);
   EXPECT_EQ(result.status, stage::StageResult::Status::failed);
-  EXPECT_NE(result.reason.find("deploy lock of staging was not free"), std::string::npos) << result.reason;
+  EXPECT_NE(result.reason.find("deploy lock of staging was not free within lock-timeout 300ms"), std::string::npos)
+      << result.reason;
   EXPECT_TRUE(backend_.calls.empty());
 
   // A waiting deploy proceeds once the holder lets go.
@@ -297,6 +298,26 @@ TEST_F(DeployerHandler, HeartbeatKeepsTheLockWhileTheBackendRuns) {
   auto result = handle(deploy_request("run-1", '1', kDigest1, "1.0.0"));
   EXPECT_EQ(result.status, stage::StageResult::Status::succeeded) << result.reason;
   EXPECT_FALSE(stolen) << "the lock expired under a running deploy";
+}
+
+// A holder whose lease expired (a stalled process) writes nothing once
+// another deploy took the lock, even before that deploy wrote its state.
+TEST_F(DeployerHandler, StateRefusesATokenOlderThanTheLastLeaseIssued) {
+  auto stalled = locks_->try_acquire("deploy:" + env_, "stalled", 200ms);
+  ASSERT_TRUE(stalled && *stalled);
+  std::this_thread::sleep_for(400ms);
+  auto newer = locks_->try_acquire("deploy:" + env_, "newer", 10s);
+  ASSERT_TRUE(newer && *newer);
+  Snapshot s;
+  s.current = {{"run_id", "run-stalled"}};
+  auto late = state_->save(env_, s, (*stalled)->token);
+  ASSERT_FALSE(late) << "a lost lease wrote the state";
+  EXPECT_EQ(late.error().code, Errc::conflict);
+  EXPECT_TRUE(state_->load(env_)->current.is_null());
+  s.current = {{"run_id", "run-newer"}};
+  EXPECT_TRUE(state_->save(env_, s, (*newer)->token));
+  EXPECT_EQ(state_->load(env_)->current["run_id"], "run-newer");
+  (void)locks_->release(**newer);
 }
 
 TEST_F(DeployerHandler, RollbackRestoresThePreviousImageAndRefusesTheBadCommit) {

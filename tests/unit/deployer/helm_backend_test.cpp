@@ -250,6 +250,29 @@ TEST_F(HelmBackendTest, RollbackGoesToLastGoodRevision) {
   EXPECT_NE(missing->reason.find("does not exist"), std::string::npos) << missing->reason;
 }
 
+// The handler rolls back from its state entry, with no GitOps checkout:
+// helm rollback reads no chart, so a chart directory must not be required.
+TEST_F(HelmBackendTest, RollbackNeedsNoCheckout) {
+  REQUIRE_HELM();
+  state(0, release_yaml(1, "superseded", "2025-01-02T10:00:00Z") + release_yaml(2, "deployed", "2025-01-03T10:00:00Z"));
+  state(1, release_yaml(1, "superseded", "2025-01-02T10:00:00Z") + release_yaml(2, "superseded", "2025-01-03T10:00:00Z") +
+               release_yaml(3, "deployed", "2025-01-04T10:00:00Z"));
+  target_.checkout_dir.clear();
+  auto out = d::make_helm_backend(options_)->rollback(target_, "1");
+  ASSERT_TRUE(out) << out.error().message;
+  ASSERT_TRUE(out->ok) << out->reason;
+  EXPECT_EQ(out->revision, "3");
+  EXPECT_EQ(out->previous_revision, "2");
+  const auto c = calls();
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[1], (std::vector<std::string>{"rollback", "web", "1", "--namespace=prod", "--wait", "--timeout=20s"}));
+  // A deploy still needs its checkout.
+  auto deploy = d::make_helm_backend(options_)->deploy(target_);
+  ASSERT_TRUE(deploy);
+  EXPECT_FALSE(deploy->ok);
+  EXPECT_NE(deploy->reason.find("needs the GitOps checkout"), std::string::npos) << deploy->reason;
+}
+
 TEST_F(HelmBackendTest, PathEscapeIsRefusedBeforeHelmRuns) {
   REQUIRE_HELM();
   target_.settings["values-file"] = "../helm-wrapper";
