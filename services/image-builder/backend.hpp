@@ -27,14 +27,22 @@ struct BuildSpec {
   std::string repository;   // full repository "host[:port]/path" to push to
   bool tls_verify = true;   // HTTPS with verified certificates to the registry
   std::string auth_file;    // containers-auth.json / Docker config.json with the registry credentials; "" = none
+  // Registry layer cache "host[:port]/path" read and written by the build
+  // (buildah --layers --cache-from/--cache-to, buildx type=registry); same
+  // tls_verify and auth_file as `repository`. "" = no cache.
+  std::string cache_repository;
   std::chrono::milliseconds build_timeout{std::chrono::hours(1)};
   std::chrono::milliseconds push_timeout{std::chrono::minutes(15)};
 };
 
-// A build step that ran: ok, or why not (the tool's last error lines).
+// A build step that ran: ok, or why not (the tool's last error lines), and
+// what the layer cache did.
 struct StepResult {
   bool ok = true;
   std::string reason;
+  int cache_hits = 0;         // build steps reused instead of run (local or registry cache)
+  int cache_pulled = 0;       // of those, steps whose layer came from the registry cache
+  std::string cache_warning;  // the cache could not be written and the build ran without it: why; "" = fine
 };
 
 // What a push did: the tags pushed, in order, and the first failure.

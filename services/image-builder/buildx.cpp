@@ -17,12 +17,20 @@ std::string join(const std::vector<std::string>& items, char sep) {
 
 std::string docker_config_dir(const BuildSpec& spec) { return spec.workdir + "/docker-config"; }
 
+// The registry cache's attributes shared by --cache-from and --cache-to.
+std::string cache_ref(const BuildSpec& spec) {
+  std::string ref = "type=registry,ref=" + spec.cache_repository + ":" + kBuildxCacheTag;
+  if (!spec.tls_verify) ref += ",registry.insecure=true";
+  return ref;
+}
+
 // `docker buildx build` and the flags both steps share.
 std::vector<std::string> common_argv(const BuildSpec& spec, const BuildxOptions& options) {
   std::vector<std::string> argv{options.program, "buildx", "build"};
   if (!options.builder.empty()) argv.insert(argv.end(), {"--builder", options.builder});
   argv.insert(argv.end(), {"--progress", "plain", "--platform", join(spec.platforms, ','), "--file", spec.dockerfile,
                            "--provenance=false"});
+  if (!spec.cache_repository.empty()) argv.insert(argv.end(), {"--cache-from", cache_ref(spec)});
   for (const auto& [k, v] : spec.build_args) argv.insert(argv.end(), {"--build-arg", k + "=" + v});
   for (const auto& [k, v] : spec.labels) argv.insert(argv.end(), {"--label", k + "=" + v});
   return argv;
@@ -32,6 +40,9 @@ std::vector<std::string> common_argv(const BuildSpec& spec, const BuildxOptions&
 
 std::vector<std::string> buildx_build_argv(const BuildSpec& spec, const BuildxOptions& options) {
   auto argv = common_argv(spec, options);
+  if (!spec.cache_repository.empty()) {
+    argv.insert(argv.end(), {"--cache-to", cache_ref(spec) + ",mode=max,oci-mediatypes=true,ignore-error=true"});
+  }
   argv.insert(argv.end(), {"--output", "type=cacheonly", spec.context_dir});
   return argv;
 }
@@ -78,8 +89,13 @@ Result<StepResult> BuildxBackend::build(const BuildSpec& spec) {
   o.timeout = spec.build_timeout;
   auto ran = runner_(o);
   if (!ran) return make_error(ran.error().code, "docker buildx build: " + ran.error().message);
-  if (ran->exit.ok()) return StepResult{};
-  return StepResult{false, failure_summary(*ran)};
+  StepResult result;
+  result.cache_hits = count_lines_with(ran->out, " CACHED") + count_lines_with(ran->err, " CACHED");
+  if (!ran->exit.ok()) {
+    result.ok = false;
+    result.reason = failure_summary(*ran);
+  }
+  return result;
 }
 
 Result<PushResult> BuildxBackend::push(const BuildSpec& spec, const std::vector<std::string>& tags) {

@@ -9,6 +9,13 @@
 // attestation manifests out of the index). buildx pushes all tags at once, so
 // a failed push reports no tag as known-pushed.
 //
+// Layer cache (BuildSpec::cache_repository set): BuildKit's registry cache
+// in <cache repository>:buildcache (kBuildxCacheTag), `--cache-from` on both
+// steps, `--cache-to ...,mode=max,ignore-error=true` on the build (every
+// stage's layers exported; a cache that cannot be written does not fail the
+// build). StepResult::cache_hits counts the "CACHED" steps of the progress
+// output that is still in the kept stderr tail.
+//
 // Credentials: DOCKER_CONFIG points at a directory in the workdir whose
 // config.json is a copy of the auth file; nothing in argv.
 #pragma once
@@ -20,6 +27,9 @@
 #include "command.hpp"
 
 namespace conveyor::image_builder {
+
+// The tag of the BuildKit cache manifest in the cache repository.
+inline constexpr const char* kBuildxCacheTag = "buildcache";
 
 struct BuildxOptions {
   std::string program = "docker";

@@ -59,4 +59,16 @@ std::string failure_summary(const CommandResult& result, std::size_t max_chars) 
   return text.empty() ? how : text + " (" + how + ")";
 }
 
+int count_lines_with(std::string_view text, std::string_view needle) {
+  int n = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    if (text.substr(start, end - start).find(needle) != std::string_view::npos) ++n;
+    start = end + 1;
+  }
+  return n;
+}
+
 }  // namespace conveyor::image_builder

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conveyor/process/process.hpp"
@@ -44,5 +45,8 @@ process::Environment tool_environment();
 // `max_chars`, trimmed: the reason shown in events and logs. Appends the
 // exit description ("exit code 125", "timed out after 10s").
 std::string failure_summary(const CommandResult& result, std::size_t max_chars = 1500);
+
+// How many lines of `text` contain `needle` (build logs: "--> Using cache", "CACHED").
+int count_lines_with(std::string_view text, std::string_view needle);
 
 }  // namespace conveyor::image_builder

@@ -119,6 +119,16 @@ json build_failed_event(const events::RunContext& run, const std::string& source
   return event;
 }
 
+// What the layer cache did for a build, for events: {"enabled": false} or
+// {"enabled": true, "repository", "hits", "pulled"[, "warning"]}.
+json cache_details(const std::string& repository, const StepResult& built) {
+  if (repository.empty()) return {{"enabled", false}};
+  json out = {
+      {"enabled", true}, {"repository", repository}, {"hits", built.cache_hits}, {"pulled", built.cache_pulled}};
+  if (!built.cache_warning.empty()) out["warning"] = built.cache_warning;
+  return out;
+}
+
 std::string list(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
@@ -164,6 +174,20 @@ Result<std::vector<ImageSpec>> parse_images(const nlohmann::json& stage_settings
       } else if (key == "tls-verify") {
         if (!value.is_boolean()) return settings_error(i, key, "must be true or false");
         spec.tls_verify = value.get<bool>();
+      } else if (key == "cache") {
+        if (!value.is_object()) return settings_error(i, key, "must be {enabled: true|false, repository: ...}");
+        for (const auto& [ck, cv] : value.items()) {
+          if (ck == "enabled" && cv.is_boolean()) {
+            spec.cache = cv.get<bool>();
+          } else if (ck == "repository" && cv.is_string() && !cv.get<std::string>().empty()) {
+            spec.cache_repository = cv.get<std::string>();
+          } else if (ck == "enabled" || ck == "repository") {
+            return settings_error(i, key + "." + ck,
+                                  ck == "enabled" ? "must be true or false" : "must be a non-empty string");
+          } else {
+            return settings_error(i, key + "." + ck, "unknown key");
+          }
+        }
       } else if (key == "registry-auth") {
         if (!value.is_object() || value.size() != 1 || !(value.contains("env") || value.contains("file")) ||
             !value.begin()->is_string()) {
@@ -184,6 +208,18 @@ Result<std::vector<ImageSpec>> parse_images(const nlohmann::json& stage_settings
     specs.push_back(std::move(spec));
   }
   return specs;
+}
+
+Result<std::string> cache_repository_of(const ImageSpec& spec, const ImageRepository& repository,
+                                        std::string_view default_registry) {
+  if (!spec.cache) return std::string();
+  if (spec.cache_repository.empty()) return repository.full() + "-cache";
+  auto cache = parse_repository(spec.cache_repository, default_registry);
+  if (!cache) return make_error(cache.error().code, "cache.repository: " + cache.error().message);
+  if (cache->full() == repository.full()) {
+    return make_error(Errc::invalid_argument, "cache.repository must differ from the image repository");
+  }
+  return cache->full();
 }
 
 Handler::Handler(HandlerOptions options, Source& source, Backend& backend, Registry& registry, Probe& probe,
@@ -225,6 +261,7 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
     ImageSpec spec;
     ImageRepository repository;
     std::vector<std::string> tags;
+    std::string cache_repository;
   };
   std::vector<Planned> plan;
   const auto values = template_values(run);
@@ -233,7 +270,9 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
     if (!repository) return fail("image " + spec.name + ": " + repository.error().message);
     auto tags = render_tags(spec.tags, values);
     if (!tags) return fail("image " + spec.name + ": " + tags.error().message);
-    plan.push_back({spec, *repository, *tags});
+    auto cache = cache_repository_of(spec, *repository, options_.default_registry);
+    if (!cache) return fail("image " + spec.name + ": " + cache.error().message);
+    plan.push_back({spec, *repository, *tags, *cache});
   }
 
   Workspace workspace(workspace_of(request));
@@ -246,7 +285,7 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
   log_.info("checked out", {{"run_id", run.run_id}, {"sha", run.sha}});
 
   for (std::size_t i = 0; i < plan.size(); ++i) {
-    const auto& [spec, repository, tags] = plan[i];
+    const auto& [spec, repository, tags, cache_repository] = plan[i];
     const std::string build_id = run.run_id + ":build:" + spec.name;
     const std::string what = "image " + spec.name;
 
@@ -269,6 +308,7 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
     build.timestamp = checkout->commit_time;
     build.repository = repository.full();
     build.tls_verify = spec.tls_verify;
+    build.cache_repository = cache_repository;
     build.build_timeout = options_.build_timeout;
     build.push_timeout = options_.push_timeout;
     if (spec.registry_auth) {
@@ -289,14 +329,30 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
     log_.info("build started", {{"run_id", run.run_id},
                                 {"image", spec.name},
                                 {"backend", backend_.name()},
-                                {"platforms", list(spec.platforms)}});
+                                {"platforms", list(spec.platforms)},
+                                {"cache", cache_repository.empty() ? "off" : cache_repository}});
+    const auto build_start = std::chrono::steady_clock::now();
     auto built = backend_.build(build);
     if (!built) return std::move(built).error();
+    const auto build_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                build_start).count();
+    const json cache = cache_details(cache_repository, *built);
+    log_.info("build finished", {{"run_id", run.run_id},
+                                 {"image", spec.name},
+                                 {"ok", built->ok ? "true" : "false"},
+                                 {"build_ms", std::to_string(build_ms)},
+                                 {"cache_hits", std::to_string(built->cache_hits)},
+                                 {"cache_pulled", std::to_string(built->cache_pulled)}});
+    if (!built->cache_warning.empty()) {
+      log_.warn("layer cache not used",
+                {{"run_id", run.run_id}, {"image", spec.name}, {"reason", built->cache_warning}});
+    }
     if (!built->ok) {
       probe_.build_failed();
       const std::string reason = what + ": build failed: " + built->reason;
       result.cdevents.push_back(build_failed_event(
-          run, options_.source, build_id, {{"image", spec.name}, {"outcome", "failure"}, {"reason", reason}}));
+          run, options_.source, build_id,
+          {{"image", spec.name}, {"outcome", "failure"}, {"reason", reason}, {"cache", cache}}));
       return fail(reason);
     }
 
@@ -358,7 +414,7 @@ Result<stage::StageResult> Handler::handle(const events::StageRequest& request, 
     const std::string artifact = events::oci_purl(build.repository, digest);
     const json details = {{"image", spec.name},     {"outcome", "success"}, {"repository", build.repository},
                           {"digest", digest},       {"tags", tags},         {"platforms", platforms},
-                          {"backend", backend_.name()}};
+                          {"backend", backend_.name()}, {"cache", cache},     {"buildMs", build_ms}};
     auto finished = events::build_finished(run, options_.source, build_id, artifact);
     finished["context"]["id"] = build_id + ":finished";
     finished["customData"] = details;

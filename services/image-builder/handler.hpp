@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -48,7 +49,17 @@ struct ImageSpec {
   std::map<std::string, std::string> build_args;
   bool tls_verify = true;
   std::optional<config::SecretRef> registry_auth;  // a containers-auth.json (Docker config.json)
+  // Layer cache (`cache: {enabled, repository}`): on by default, in
+  // <repository>-cache unless `repository` names another one (completed with
+  // the suite's registry like `repository`); same tls-verify and credentials.
+  bool cache = true;
+  std::string cache_repository;  // "" = <repository>-cache
 };
+
+// The cache repository an image's layers go to: "" when its cache is off.
+// Errors as parse_repository's.
+Result<std::string> cache_repository_of(const ImageSpec& spec, const ImageRepository& repository,
+                                        std::string_view default_registry);
 
 // The stage settings as ImageSpecs: {"images": [...]} (stage request
 // settings are objects) or the bare `images` array. Errors (invalid_argument)

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "fake_runner.hpp"
@@ -26,14 +27,41 @@ BuildSpec spec() {
   return s;
 }
 
-TEST(BuildahArgv, Build) {
-  EXPECT_EQ(buildah_build_argv(spec()),
-            (Argv{"buildah", "--root", "/w/build-0/storage/root", "--runroot", "/w/build-0/storage/run",
-                  "--storage-driver", "vfs", "build", "--isolation", "chroot", "--platform",
-                  "linux/amd64,linux/arm64", "--manifest", "localhost/app:conveyor", "--file",
-                  "/w/src/server/Dockerfile", "--format", "oci", "--tls-verify=true", "--timestamp", "1700000000",
-                  "--build-arg", "A=x y", "--build-arg", "NODE_VERSION=20", "--label",
-                  "org.opencontainers.image.revision=abc", "/w/src/server"}));
+const Argv kGlobal{"buildah", "--root", "/w/build-0/storage/root", "--runroot", "/w/build-0/storage/run",
+                   "--storage-driver", "vfs"};
+
+Argv concat(Argv a, const Argv& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(BuildahArgv, BuildOnePlatformWithoutCache) {
+  EXPECT_EQ(buildah_build_argv(spec(), "linux/arm64"),
+            concat(kGlobal, {"build", "--isolation", "chroot", "--platform", "linux/arm64", "--manifest",
+                             "localhost/app:conveyor", "--file", "/w/src/server/Dockerfile", "--format", "oci",
+                             "--tls-verify=true", "--timestamp", "1700000000", "--build-arg", "A=x y",
+                             "--build-arg", "NODE_VERSION=20", "--label", "dev.conveyor.platform=linux/arm64",
+                             "--label", "org.opencontainers.image.revision=abc", "/w/src/server"}));
+}
+
+TEST(BuildahArgv, CacheReadAndWrittenInTheCacheRepository) {
+  auto s = spec();
+  s.cache_repository = "registry.example.com/team/app-cache";
+  const auto argv = buildah_build_argv(s, "linux/amd64");
+  EXPECT_EQ(argv, concat(kGlobal, {"build", "--isolation", "chroot", "--platform", "linux/amd64", "--manifest",
+                                   "localhost/app:conveyor", "--file", "/w/src/server/Dockerfile", "--format", "oci",
+                                   "--tls-verify=true", "--layers", "--cache-from",
+                                   "registry.example.com/team/app-cache", "--cache-to",
+                                   "registry.example.com/team/app-cache", "--timestamp", "1700000000", "--build-arg",
+                                   "A=x y", "--build-arg", "NODE_VERSION=20", "--label",
+                                   "dev.conveyor.platform=linux/amd64", "--label",
+                                   "org.opencontainers.image.revision=abc", "/w/src/server"}));
+  // One --tls-verify governs the image and the cache alike.
+  s.tls_verify = false;
+  const auto insecure = buildah_build_argv(s, "linux/amd64");
+  EXPECT_EQ(std::count(insecure.begin(), insecure.end(), "--tls-verify=false"), 1);
+  EXPECT_EQ(std::count(insecure.begin(), insecure.end(), "--tls-verify=true"), 0);
+  EXPECT_EQ(std::count(insecure.begin(), insecure.end(), "--layers"), 1);
 }
 
 TEST(BuildahArgv, BuildWithoutTimestampAndInsecure) {
@@ -45,11 +73,11 @@ TEST(BuildahArgv, BuildWithoutTimestampAndInsecure) {
   s.platforms = {"linux/amd64"};
   BuildahOptions o;
   o.program = "/usr/bin/buildah";
-  EXPECT_EQ(buildah_build_argv(s, o),
+  EXPECT_EQ(buildah_build_argv(s, "linux/amd64", o),
             (Argv{"/usr/bin/buildah", "--root", "/w/build-0/storage/root", "--runroot", "/w/build-0/storage/run",
                   "--storage-driver", "vfs", "build", "--isolation", "chroot", "--platform", "linux/amd64",
                   "--manifest", "localhost/app:conveyor", "--file", "/w/src/server/Dockerfile", "--format", "oci",
-                  "--tls-verify=false", "/w/src/server"}));
+                  "--tls-verify=false", "--label", "dev.conveyor.platform=linux/amd64", "/w/src/server"}));
 }
 
 TEST(BuildahArgv, PushOneTag) {
@@ -85,38 +113,71 @@ TEST(BuildahEnv, ConfigFilesTmpAndAuthFileButNoSecrets) {
 using testing::failed;
 using testing::FakeRunner;
 
-TEST(BuildahBackend, BuildRunsInContextWithTimeout) {
-  const auto dir = conveyor::testing::temp_dir("buildah-unit");
-  FakeRunner fake;
-  BuildahBackend backend({}, fake.runner());
-  auto s = spec();
-  s.workdir = dir;
-  s.build_timeout = std::chrono::minutes(7);
-  auto r = backend.build(s);
+// A build in a scratch workdir, answered by the fake.
+class BuildahBuild : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    spec_ = spec();
+    spec_.workdir = conveyor::testing::temp_dir("buildah-unit");
+  }
+  void TearDown() override { std::filesystem::remove_all(spec_.workdir); }
+  Result<StepResult> build() { return BuildahBackend({}, fake_.runner()).build(spec_); }
+  FakeRunner fake_;
+  BuildSpec spec_;
+};
+
+TEST_F(BuildahBuild, OneBuildPerPlatformInContextWithinTheTimeout) {
+  fake_.answers.push_back(testing::succeeded(
+      "STEP 1/2: FROM scratch\nSTEP 2/2: COPY a /a\n--> Cache pulled from remote r/app-cache:1a2b\n"
+      "--> Using cache 1a2b\n--> 1a2b\n"));
+  fake_.answers.push_back(testing::succeeded("STEP 2/2: COPY a /a\n--> Using cache 1a2b\n"));
+  spec_.cache_repository = "r/app-cache";
+  spec_.build_timeout = std::chrono::minutes(7);
+  auto r = build();
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->ok);
-  ASSERT_EQ(fake.calls.size(), 1u);
-  EXPECT_EQ(fake.calls[0].argv, buildah_build_argv(s));
-  EXPECT_EQ(fake.calls[0].cwd, s.context_dir);
-  EXPECT_EQ(fake.calls[0].timeout, std::chrono::minutes(7));
-  EXPECT_TRUE(std::filesystem::is_directory(dir + "/tmp"));
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r->cache_hits, 2);
+  EXPECT_EQ(r->cache_pulled, 1);
+  EXPECT_EQ(r->cache_warning, "");
+  ASSERT_EQ(fake_.calls.size(), 2u);
+  EXPECT_EQ(fake_.calls[0].argv, buildah_build_argv(spec_, "linux/amd64"));
+  EXPECT_EQ(fake_.calls[1].argv, buildah_build_argv(spec_, "linux/arm64"));
+  for (const auto& call : fake_.calls) {
+    EXPECT_EQ(call.cwd, spec_.context_dir);
+    EXPECT_GT(call.timeout, std::chrono::minutes(6));  // what is left of the 7 minutes
+    EXPECT_LE(call.timeout, std::chrono::minutes(7));
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(spec_.workdir + "/tmp"));
 }
 
-TEST(BuildahBackend, FailedBuildGivesTheErrorLines) {
-  const auto dir = conveyor::testing::temp_dir("buildah-unit");
-  FakeRunner fake;
-  fake.answers.push_back(failed(125, "STEP 2/2: COPY missing.txt /x\nError: building at STEP \"COPY missing.txt /x\": "
-                                     "no such file or directory\n"));
-  BuildahBackend backend({}, fake.runner());
-  auto s = spec();
-  s.workdir = dir;
-  auto r = backend.build(s);
+TEST_F(BuildahBuild, CacheThatCannotBeWrittenIsDroppedNotFatal) {
+  fake_.answers.push_back(failed(125, "Error: failed pushing cache to {{{\"r\" \"app-cache\"} \"e9ad\"}}: "
+                                      "requested access to the resource is denied\n"));
+  spec_.cache_repository = "r/app-cache";
+  auto r = build();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->ok) << r->reason;
+  EXPECT_NE(r->cache_warning.find("r/app-cache could not be written"), std::string::npos) << r->cache_warning;
+  EXPECT_NE(r->cache_warning.find("denied"), std::string::npos) << r->cache_warning;
+  // amd64 with the cache, amd64 again without, arm64 without.
+  ASSERT_EQ(fake_.calls.size(), 3u);
+  auto without = spec_;
+  without.cache_repository.clear();
+  EXPECT_EQ(fake_.calls[0].argv, buildah_build_argv(spec_, "linux/amd64"));
+  EXPECT_EQ(fake_.calls[1].argv, buildah_build_argv(without, "linux/amd64"));
+  EXPECT_EQ(fake_.calls[2].argv, buildah_build_argv(without, "linux/arm64"));
+}
+
+TEST_F(BuildahBuild, FailedBuildGivesTheErrorLines) {
+  fake_.answers.push_back(failed(125, "STEP 2/2: COPY missing.txt /x\nError: building at STEP \"COPY missing.txt /x\": "
+                                      "no such file or directory\n"));
+  auto r = build();
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->ok);
   EXPECT_NE(r->reason.find("no such file or directory"), std::string::npos) << r->reason;
   EXPECT_NE(r->reason.find("exit code 125"), std::string::npos) << r->reason;
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r->reason.rfind("[linux/amd64] ", 0), 0u) << r->reason;  // which platform failed
+  EXPECT_EQ(fake_.calls.size(), 1u);                                 // the next platform is not tried
 }
 
 TEST(BuildahBackend, PushStopsAtFirstFailureAndReportsPushedTags) {

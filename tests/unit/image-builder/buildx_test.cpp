@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "fake_runner.hpp"
@@ -54,6 +55,28 @@ TEST(BuildxArgv, InsecureRegistry) {
   EXPECT_EQ(argv[argv.size() - 2], "type=image,push=true,oci-mediatypes=true,registry.insecure=true");
 }
 
+TEST(BuildxArgv, RegistryCacheReadOnBothStepsWrittenByTheBuild) {
+  auto s = spec();
+  s.cache_repository = "registry.example.com/team/app-cache";
+  const std::string ref = "type=registry,ref=registry.example.com/team/app-cache:buildcache";
+  EXPECT_EQ(buildx_build_argv(s),
+            (Argv{"docker", "buildx", "build", "--progress", "plain", "--platform", "linux/amd64,linux/arm64",
+                  "--file", "/w/src/server/Dockerfile", "--provenance=false", "--cache-from", ref, "--build-arg",
+                  "NODE_VERSION=20", "--label", "org.opencontainers.image.revision=abc", "--cache-to",
+                  ref + ",mode=max,oci-mediatypes=true,ignore-error=true", "--output", "type=cacheonly",
+                  "/w/src/server"}));
+  const auto push = buildx_push_argv(s, {"x"});
+  EXPECT_EQ(std::count(push.begin(), push.end(), "--cache-from"), 1);
+  EXPECT_EQ(std::count(push.begin(), push.end(), "--cache-to"), 0);
+  // An insecure registry is insecure for the cache too.
+  s.tls_verify = false;
+  const auto insecure = buildx_build_argv(s);
+  EXPECT_EQ(std::count(insecure.begin(), insecure.end(), ref + ",registry.insecure=true"), 1);
+  EXPECT_EQ(std::count(insecure.begin(), insecure.end(),
+                       ref + ",registry.insecure=true,mode=max,oci-mediatypes=true,ignore-error=true"),
+            1);
+}
+
 TEST(BuildxEnv, DockerConfigAndSourceDateEpoch) {
   auto s = spec();
   s.auth_file = "/secrets/auth.json";
@@ -71,9 +94,11 @@ TEST(BuildxBackend, CopiesTheAuthFileIntoAPrivateDockerConfig) {
   auto s = spec();
   s.workdir = dir;
   s.auth_file = dir + "/auth.json";
+  fake.answers.push_back(testing::failed(0, "#4 [2/3] COPY a /a\n#4 CACHED\n#5 [3/3] COPY b /b\n#5 CACHED\n"));
   auto built = backend.build(s);
   ASSERT_TRUE(built.ok());
   EXPECT_TRUE(built->ok);
+  EXPECT_EQ(built->cache_hits, 2);  // from the progress output on stderr
   EXPECT_TRUE(std::filesystem::is_regular_file(dir + "/docker-config/config.json"));
   fake.answers.push_back(testing::failed(1, "ERROR: failed to push: unauthorized"));
   auto pushed = backend.push(s, {"a", "b"});

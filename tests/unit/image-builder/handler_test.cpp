@@ -148,6 +148,8 @@ class HandlerTest : public ::testing::Test {
 };
 
 TEST_F(HandlerTest, BuildsPushesVerifiesAndReports) {
+  backend_.build_answer.cache_hits = 3;
+  backend_.build_answer.cache_pulled = 2;
   auto r = handle();
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->status, stage::StageResult::Status::succeeded) << r->reason;
@@ -161,6 +163,7 @@ TEST_F(HandlerTest, BuildsPushesVerifiesAndReports) {
   EXPECT_FALSE(b.tls_verify);
   EXPECT_EQ(b.timestamp.value_or(0), 1700000000);
   EXPECT_EQ(b.build_args.at("GREETING"), "hi");
+  EXPECT_EQ(b.cache_repository, "127.0.0.1:15000/team/app-cache");  // the layer cache is on by default
   EXPECT_EQ(b.labels.at("org.opencontainers.image.revision"), kSha);
   EXPECT_EQ(b.labels.at("org.opencontainers.image.source"), "https://github.com/owner/repo.git");
   EXPECT_EQ(fs::path(b.dockerfile).filename(), "Dockerfile");
@@ -196,6 +199,8 @@ TEST_F(HandlerTest, BuildsPushesVerifiesAndReports) {
   expect_valid(r->cdevents[1], "artifactpackaged.json");
   EXPECT_EQ(r->cdevents[2]["subject"]["id"], image["artifact"]);
   EXPECT_EQ(r->cdevents[2]["customData"]["digest"], digest);
+  EXPECT_EQ(r->cdevents[2]["customData"]["cache"],
+            json({{"enabled", true}, {"repository", "127.0.0.1:15000/team/app-cache"}, {"hits", 3}, {"pulled", 2}}));
   expect_valid(r->cdevents[2], "artifactpublished.json");
   for (const auto& e : r->cdevents) EXPECT_EQ(e["context"]["chainId"], kRunId);
   EXPECT_EQ(probe_.started, 1);
@@ -229,9 +234,45 @@ TEST_F(HandlerTest, SeveralImagesDefaultsAndTheSuiteRegistry) {
   EXPECT_EQ(source_.calls, 1);  // one checkout for all images
 }
 
+TEST_F(HandlerTest, CacheOffCustomRepositoryAndWarnings) {
+  request_.settings["images"] = json::array({{{"name", "off"},
+                                              {"repository", "team/off"},
+                                              {"cache", {{"enabled", false}}}},
+                                             {{"name", "own"},
+                                              {"repository", "team/own"},
+                                              {"cache", {{"repository", "cache.example.com/ci/layers"}}}},
+                                             {{"name", "short"}, {"repository", "team/short"},
+                                              {"cache", {{"repository", "ci/short-layers"}}}}});
+  backend_.build_answer.cache_warning = "layer cache x could not be written, built without it: denied";
+  auto r = handle();
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, stage::StageResult::Status::succeeded) << r->reason;
+  ASSERT_EQ(backend_.builds.size(), 3u);
+  EXPECT_EQ(backend_.builds[0].cache_repository, "");
+  EXPECT_EQ(backend_.builds[1].cache_repository, "cache.example.com/ci/layers");
+  EXPECT_EQ(backend_.builds[2].cache_repository, "registry.local:5000/ci/short-layers");  // the suite's registry
+  ASSERT_EQ(r->cdevents.size(), 9u);
+  EXPECT_EQ(r->cdevents[2]["customData"]["cache"], json({{"enabled", false}}));
+  EXPECT_EQ(r->cdevents[5]["customData"]["cache"]["warning"], backend_.build_answer.cache_warning);
+
+  // A cache repository that is the image repository itself, or malformed, fails before any work.
+  backend_.builds.clear();
+  request_.settings["images"] = json::array({{{"name", "a"}, {"repository", "r.io/team/a"},
+                                              {"cache", {{"repository", "r.io/team/a"}}}}});
+  r = handle();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, stage::StageResult::Status::failed);
+  EXPECT_NE(r->reason.find("cache.repository must differ"), std::string::npos) << r->reason;
+  request_.settings["images"][0]["cache"]["repository"] = "r.io/Team/A";
+  r = handle();
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->reason.find("image a: cache.repository: "), std::string::npos) << r->reason;
+  EXPECT_TRUE(backend_.builds.empty());
+}
+
 TEST_F(HandlerTest, FailingBuildFailsTheRunWithTheReason) {
-  backend_.build_answer =
-      StepResult{false, "Error: building at STEP \"COPY missing.txt /x\": no such file (exit code 125)"};
+  backend_.build_answer.ok = false;
+  backend_.build_answer.reason = "Error: building at STEP \"COPY missing.txt /x\": no such file (exit code 125)";
   auto r = handle();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, stage::StageResult::Status::failed);
@@ -439,6 +480,20 @@ TEST(ParseImages, DefaultsAndErrors) {
                "images[0].build-args.X");
   expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"registry-auth", {{"env", "A"}, {"file", "b"}}}}}),
                "registry-auth");
+  EXPECT_TRUE(specs->at(0).cache);
+  EXPECT_EQ(specs->at(0).cache_repository, "");
+  auto cache = parse_images(json::array(
+      {{{"name", "a"}, {"repository", "r.io/a"}, {"cache", {{"enabled", false}, {"repository", "r.io/c"}}}}}));
+  ASSERT_TRUE(cache.ok()) << cache.error().message;
+  EXPECT_FALSE(cache->at(0).cache);
+  EXPECT_EQ(cache->at(0).cache_repository, "r.io/c");
+  expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"cache", true}}}), "images[0].cache: must be");
+  expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"cache", {{"enabled", "yes"}}}}}),
+               "images[0].cache.enabled: must be true or false");
+  expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"cache", {{"repository", ""}}}}}),
+               "images[0].cache.repository: must be a non-empty string");
+  expect_error(json::array({{{"name", "a"}, {"repository", "r"}, {"cache", {{"ttl", "1h"}}}}}),
+               "images[0].cache.ttl: unknown key");
 }
 
 }  // namespace
