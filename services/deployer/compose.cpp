@@ -163,6 +163,7 @@ class ComposeBackend : public Backend {
     if (!up->exit.ok()) {
       outcome.reason = tool + " up " + s.service + " (" + s.project + ") failed, " + up->exit.describe() + ": " +
                        last_line(up->out + "\n" + up->err);
+      restore(s, override_file, outcome);
       return outcome;
     }
     const auto deadline = started + s.timeout;
@@ -176,6 +177,7 @@ class ComposeBackend : public Backend {
     }
     if (!state.empty()) {
       outcome.reason = state;
+      restore(s, override_file, outcome);
       return outcome;
     }
     fs::rename(next_file, override_file, ec);
@@ -184,6 +186,62 @@ class ComposeBackend : public Backend {
     outcome.details["duration_ms"] =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
     return outcome;
+  }
+
+  // The ids of the service's containers (running or not); Error when `ps` fails.
+  Result<std::vector<std::string>> containers(const ComposeSettings& s, std::chrono::milliseconds bound,
+                                              const std::stop_token& stop) const {
+    auto ps = process::capture(command({s.engine, "ps", "-a", "-q", "--no-trunc", "--filter",
+                                        "label=com.docker.compose.project=" + s.project, "--filter",
+                                        "label=com.docker.compose.service=" + s.service},
+                                       s, bound, stop));
+    if (!ps) return std::move(ps).error();
+    if (!ps->exit.ok()) return make_error(Errc::unavailable, s.engine + " ps " + ps->exit.describe());
+    std::vector<std::string> ids;
+    std::istringstream in(ps->out);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find_first_not_of(" \t\r") != std::string::npos) ids.push_back(line);
+    }
+    return ids;
+  }
+
+  // After a failed `up`: puts back what ran before, so the container matches
+  // the override file and the deployer's state. With an override (an earlier
+  // good deploy) its image is brought up again (not waited for); on a first
+  // deploy the failed container is removed (`<engine> rm -f`). Says what in
+  // outcome.reason and details.restored. Not run once the stop was requested
+  // (the request is redelivered and repeats the deploy).
+  void restore(const ComposeSettings& s, const std::string& override_file, Outcome& outcome) const {
+    const std::stop_token none;  // the restore runs even while the deploy's own wait was cut short
+    std::string done;
+    if (!outcome.previous_revision.empty()) {
+      auto up = process::capture(command(up_argv(s, override_file), s, options_.command_timeout, none));
+      auto ids = containers(s, options_.command_timeout, none);
+      if (up && up->exit.ok() && ids && !ids->empty()) {
+        done = "restored the previous image " + outcome.previous_revision;
+      } else {
+        done = "restoring the previous image " + outcome.previous_revision + " failed: " +
+               (!up ? up.error().message : !up->exit.ok() ? up->exit.describe() + ": " + last_line(up->out + "\n" + up->err)
+                                         : error_line(up->out + "\n" + up->err));
+      }
+    } else {
+      auto ids = containers(s, options_.command_timeout, none);
+      if (!ids) {
+        done = "removing the failed container failed: " + ids.error().message;
+      } else if (ids->empty()) {
+        done = "no previous image (first deploy), no container left";
+      } else {
+        std::vector<std::string> argv{s.engine, "rm", "-f"};
+        argv.insert(argv.end(), ids->begin(), ids->end());
+        auto rm = process::capture(command(argv, s, options_.command_timeout, none));
+        done = rm && rm->exit.ok() ? "no previous image (first deploy): removed the failed container"
+                                   : "removing the failed container failed: " +
+                                         (rm ? rm->exit.describe() + ": " + last_line(rm->out + "\n" + rm->err)
+                                             : rm.error().message);
+      }
+    }
+    outcome.details["restored"] = done;
+    outcome.reason += "; " + done;
   }
 
   // How one poll of a running container checks its health.
@@ -254,12 +312,9 @@ class ComposeBackend : public Backend {
       if (left.count() <= 0) break;
       if (stop.stop_requested()) return kStopped;
       const auto bound = std::min(left, options_.command_timeout);
-      auto ps = process::capture(command({engine, "ps", "-a", "-q", "--no-trunc", "--filter",
-                                          "label=com.docker.compose.project=" + s.project, "--filter",
-                                          "label=com.docker.compose.service=" + s.service},
-                                         s, bound, stop));
-      const std::string id = ps && ps->exit.ok() ? last_line(ps->out) : "";
-      if (first && ps && ps->exit.ok() && id.empty()) return kNoContainer;
+      auto ids = containers(s, bound, stop);
+      const std::string id = ids && !ids->empty() ? ids->back() : "";
+      if (first && ids && ids->empty()) return kNoContainer;
       auto pause = options_.poll_interval;
       if (!id.empty()) {
         outcome.details["container"] = id.substr(0, 12);
@@ -362,6 +417,9 @@ Result<ComposeSettings> parse_compose_settings(const json& settings) {
     } else if (key == "engine") {
       if (value != "podman" && value != "docker") return setting_error(key, "must be podman or docker");
       s.engine = value.get<std::string>();
+    } else if (key == "image") {
+      if (!value.is_string() || value.get<std::string>().empty()) return setting_error(key, "must be an image name");
+      s.image = value.get<std::string>();
     } else if (key == "timeout") {
       auto d = config::parse_duration(value);
       if (!d) return setting_error(key, d.error().message);

@@ -25,7 +25,13 @@
 // A container that exits, or a timeout (settings.timeout, default 5m), is a
 // failed Outcome with the reason; the Target's stop (the service drains) is
 // Error unavailable. The override file is only replaced once the
-// new image runs healthy, so it always names the last good image.
+// new image runs healthy, so it always names the last good image. A deploy
+// that fails after `up` (up failed, no container, exited, unhealthy,
+// timeout) puts that back: `up` again with the override (the previous image,
+// not waited for), or on a first deploy `<engine> rm -f` of the failed
+// container, so what runs is what the override and the deployer's state
+// name; the reason ends with what was done ("; restored the previous image
+// X"), also in details.restored.
 // Rollback = the same with an earlier image (Outcome::revision is the image).
 //
 // Every command is an argv vector (libs/process) with a timeout, run in the
@@ -52,6 +58,9 @@ struct ComposeSettings {
   std::string service;  // the service whose image is replaced
   std::string engine = "podman";
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  // images[].name of the build stage to run ("" = the run's only image); the
+  // handler resolves it (run_image() in handler.hpp) into Target::image.
+  std::string image;
 };
 
 // Parses and checks the settings; a missing `service` is the file's only

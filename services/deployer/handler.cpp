@@ -1,5 +1,7 @@
 #include "handler.hpp"
 
+#include <algorithm>
+
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -136,19 +138,36 @@ Result<DeploySettings> parse_settings(const json& settings) {
   return s;
 }
 
-RunImage run_image(const events::RunContext& run) {
+Result<RunImage> run_image(const events::RunContext& run, const std::string& name) {
   const json build = run.outputs.value("build", json::object());
   const json images = build.is_object() ? build.value("images", json::object()) : json::object();
-  if (!images.is_object()) return {};
-  for (const auto& [name, image] : images.items()) {
-    const std::string repository = str(image, "repository");
-    const std::string digest = str(image, "digest");
-    if (repository.empty() || digest.empty()) continue;
-    std::string artifact = str(image, "artifact");
-    if (artifact.empty()) artifact = events::oci_purl(repository, digest);
-    return {repository + "@" + digest, artifact};
+  std::vector<std::string> built;  // names of the images with a digest, by name
+  if (images.is_object()) {
+    for (const auto& [key, image] : images.items()) {
+      if (!str(image, "repository").empty() && !str(image, "digest").empty()) built.push_back(key);
+    }
   }
-  return {};
+  std::string names;
+  for (const auto& n : built) names += (names.empty() ? "" : ", ") + n;
+  std::string chosen = name;
+  if (chosen.empty()) {
+    if (built.empty()) return RunImage{};
+    if (built.size() > 1) {
+      return make_error(Errc::invalid_argument,
+                        "image: the run built " + std::to_string(built.size()) + " images (" + names +
+                            "): name the one to deploy");
+    }
+    chosen = built.front();
+  } else if (std::find(built.begin(), built.end(), chosen) == built.end()) {
+    return make_error(Errc::invalid_argument, "image: the run built no image " + chosen +
+                                                  (names.empty() ? " (none)" : " (built: " + names + ")"));
+  }
+  const json& image = images[chosen];
+  const std::string repository = str(image, "repository");
+  const std::string digest = str(image, "digest");
+  std::string artifact = str(image, "artifact");
+  if (artifact.empty()) artifact = events::oci_purl(repository, digest);
+  return RunImage{repository + "@" + digest, artifact};
 }
 
 Handler::Handler(HandlerOptions options, BackendFactory backends, store::Locks& locks, DeployState& state,
@@ -229,7 +248,13 @@ Result<stage::StageResult> Handler::deploy(const events::StageRequest& request, 
   auto backend = backends_(settings->backend);
   if (!backend) return failure(log_, request, "deploy." + settings->backend + ": " + backend.error().message);
 
-  const RunImage image = run_image(run);
+  // compose names the image to run (deploy.compose.image) when the run built several; the
+  // cluster backends deploy what their chart / Argo CD app names, so the artifact of their
+  // events is the only built image, else the pipeline's version.
+  const bool compose = settings->backend == "compose";
+  auto chosen = run_image(run, compose ? str(settings->backend_settings, "image") : "");
+  if (!chosen && compose) return failure(log_, request, "deploy.compose." + chosen.error().message);
+  const RunImage image = chosen ? *chosen : RunImage{};
   Target target;
   target.environment = env;
   target.repository = run.repository;
@@ -297,8 +322,13 @@ Result<stage::StageResult> Handler::deploy(const events::StageRequest& request, 
   // A redelivery of this very deploy keeps the entry it wrote (first, previous).
   const json& current = snapshot->current;
   const bool again = current.is_object() && str(current, "run_id") == run.run_id && !current.contains("restored_from");
-  const bool first = again ? current.value("first", false) : outcome->first_deploy;
+  // First = nothing recorded for the environment in the deployer's own state, not the backend's
+  // view: a deploy redelivered after the backend deployed but before the state was saved finds
+  // its own image there. (No entry also means no rollback target, as service.deployed says.)
+  const bool recorded = current.is_object() || !snapshot->history.empty();
+  const bool first = again ? current.value("first", false) : !recorded;
   std::string previous = again ? str(current, "previous") : outcome->previous_revision;
+  if (!recorded && !target.image.empty() && previous == target.image) previous.clear();  // our own earlier attempt
   if (previous.empty() && !again && current.is_object()) previous = str(current, "revision");
   std::string service = str(outcome->details, "service");
   if (service.empty()) service = run.pipeline;

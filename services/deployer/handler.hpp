@@ -12,8 +12,12 @@
 //      `lock-timeout` (default 30m) passes, then the stage fails;
 //   3. Backend::deploy; on success the environment's state (state.hpp) gets
 //      the new entry, written with the lock's fencing token;
-//   4. service.deployed (nothing ran there before) or service.upgraded, with
-//      the environment and the artifact purl.
+//   4. service.deployed (the environment's state has no entry yet, whatever
+//      the backend saw there, so a deploy redelivered after the backend ran
+//      but before the state was saved is still the first) or
+//      service.upgraded, with the environment and the artifact purl (the
+//      image compose deploys; for helm/argocd the run's only built image, else
+//      pkg:generic/<pipeline>@<version>).
 // Outputs (run.outputs.deploy): {environment, backend, revision, previous,
 // image, first, service, artifact, fence, settings (the backend's, as in
 // conveyor.yaml), details}.
@@ -79,14 +83,17 @@ struct DeploySettings {
 // (invalid_argument) name the setting.
 Result<DeploySettings> parse_settings(const nlohmann::json& settings);
 
-// The image of a run: "<repository>@<digest>" of the first image in
-// run.outputs.build.images (names in order), and its artifact purl; both ""
-// when the run built none.
+// The image of a run: "<repository>@<digest>" of image `name` of
+// run.outputs.build.images (the image-builder's outputs, an object keyed by
+// the build stage's image names, which keeps no order), and its artifact
+// purl. `name` "" = the only image the run built; both fields "" when it
+// built none. Errors (invalid_argument, message "image: ..."): `name` was not
+// built, or no name and several images (deploy.compose.image must pick one).
 struct RunImage {
   std::string image;
   std::string artifact;
 };
-RunImage run_image(const events::RunContext& run);
+Result<RunImage> run_image(const events::RunContext& run, const std::string& name = "");
 
 class Handler {
  public:

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "conveyor/events/cloudevent.hpp"
@@ -210,6 +211,7 @@ class ScratchImageCompose : public ComposeTest {
     run({"buildah", "bud", "--isolation", "chroot", "--format", "oci", "-q", "-t", tag + ":1", ctx});
     run({"buildah", "push", "--tls-verify=false", "--digestfile", ctx + "/digest", tag + ":1", "docker://" + tag + ":1"});
     image_ = tag + "@" + testing::read_file(ctx + "/digest");
+    tag_ = tag + ":1";
   }
   void TearDown() override {
     for (const auto& file : files_) {
@@ -243,8 +245,30 @@ class ScratchImageCompose : public ComposeTest {
     return t;
   }
   ComposeOptions options_;
-  std::string project_, image_;
+  std::string project_, image_, tag_;
   std::vector<std::string> files_;
+  // The ids of the project's app containers, and the image reference and state of the newest ("" when none).
+  std::vector<std::string> app_containers() {
+    auto ps = try_run({"podman", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project=" + project_,
+                       "--filter", "label=com.docker.compose.service=app"});
+    EXPECT_TRUE(ps && ps->exit.ok());
+    std::vector<std::string> ids;
+    std::istringstream in(ps ? ps->out : "");
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) ids.push_back(line);
+    }
+    return ids;
+  }
+  std::pair<std::string, std::string> running_image() {
+    const auto ids = app_containers();
+    if (ids.empty()) return {"", ""};
+    auto inspect = try_run({"podman", "inspect", "--format", "{{.ImageName}} {{.State.Status}}", ids.front()});
+    if (!inspect || !inspect->exit.ok()) return {"", ""};
+    std::istringstream in(inspect->out);
+    std::string image, status;
+    in >> image >> status;
+    return {image, status};
+  }
 };
 
 TEST_F(ScratchImageCompose, ExecFormHealthcheckRunsWithoutAShell) {
@@ -259,12 +283,36 @@ TEST_F(ScratchImageCompose, ExecFormHealthcheckRunsWithoutAShell) {
 
   // A check that fails: unhealthy after `retries`, long before the timeout.
   const auto started = std::chrono::steady_clock::now();
-  auto sick = backend->deploy(target_with(
-      "sick", "      test: [\"CMD\", \"/bin/busybox\", \"false\"]\n      interval: 500ms\n      retries: 2\n"));
+  // (Another reference to the image, so which one runs afterwards tells them apart.)
+  Target sick_target = target_with(
+      "sick", "      test: [\"CMD\", \"/bin/busybox\", \"false\"]\n      interval: 500ms\n      retries: 2\n");
+  sick_target.image = tag_;
+  EXPECT_EQ(running_image(), std::make_pair(image_, std::string("running")));
+  auto sick = backend->deploy(sick_target);
   ASSERT_TRUE(sick) << sick.error().message;
   EXPECT_FALSE(sick->ok);
   EXPECT_NE(sick->reason.find("is unhealthy: 2 consecutive health checks failed"), std::string::npos) << sick->reason;
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  // The failing image does not stay: the previous one runs again, as the override and the state say.
+  EXPECT_EQ(sick->previous_revision, image_);
+  EXPECT_NE(sick->reason.find("; restored the previous image " + image_), std::string::npos) << sick->reason;
+  EXPECT_EQ(sick->details.value("restored", ""), "restored the previous image " + image_) << sick->details.dump();
+  EXPECT_EQ(override_image(testing::read_file(options_.state_dir + "/" + project_ + "/override.yaml"), "app"), image_);
+  EXPECT_EQ(running_image(), std::make_pair(image_, std::string("running")));
+}
+
+TEST_F(ScratchImageCompose, AFailedFirstDeployLeavesNoContainer) {
+  auto backend = make_compose_backend(options_);
+  Target sick = target_with("sick", "      test: [\"CMD\", \"/bin/busybox\", \"false\"]\n      interval: 500ms\n      retries: 2\n");
+  auto first = backend->deploy(sick);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_FALSE(first->ok);
+  EXPECT_TRUE(first->first_deploy);
+  EXPECT_NE(first->reason.find("is unhealthy: 2 consecutive health checks failed"), std::string::npos) << first->reason;
+  EXPECT_NE(first->reason.find("; no previous image (first deploy): removed the failed container"), std::string::npos)
+      << first->reason;
+  EXPECT_TRUE(app_containers().empty()) << "nothing runs, as the (absent) state says";
+  EXPECT_FALSE(fs::exists(options_.state_dir + "/" + project_ + "/override.yaml"));
 }
 
 TEST_F(ScratchImageCompose, NoHealthcheckIsSaidSoAndAStopEndsTheWait) {

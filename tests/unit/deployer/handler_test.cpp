@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "compose.hpp"
 #include "conveyor/gitops/git.hpp"
 #include "conveyor/values/values.hpp"
 #include "fixtures.hpp"
@@ -241,6 +242,52 @@ TEST_F(DeployerHandler, RedeliveredDeployKeepsItsStateEntry) {
   auto snapshot = state_->load(env_);
   ASSERT_TRUE(snapshot);
   EXPECT_TRUE(snapshot->history.empty());
+}
+
+TEST_F(DeployerHandler, ADeployRedeliveredAfterTheBackendRanButBeforeTheStateWasSavedIsStillTheFirst) {
+  // The backend deployed run-1's image, then the deployer died before writing the state.
+  backend_.running = "127.0.0.1:15000/acme/shop@" + kDigest1;
+  auto again = handle(deploy_request("run-1", '1', kDigest1, "1.0.0"));
+  ASSERT_EQ(again.status, stage::StageResult::Status::succeeded) << again.reason;
+  EXPECT_EQ(again.outputs["first"], true);
+  EXPECT_EQ(again.outputs["previous"], "") << "its own image is not what ran before";
+  ASSERT_EQ(again.cdevents.size(), 1u);
+  EXPECT_EQ(again.cdevents[0]["context"]["type"], "dev.cdevents.service.deployed.0.3.0");
+  // With an entry in the state, the next deploy is an upgrade whatever the backend says.
+  backend_.running.clear();
+  auto next = handle(deploy_request("run-2", '2', kDigest2, "1.1.0"));
+  ASSERT_EQ(next.status, stage::StageResult::Status::succeeded) << next.reason;
+  EXPECT_EQ(next.outputs["first"], false);
+  EXPECT_EQ(next.outputs["previous"], "127.0.0.1:15000/acme/shop@" + kDigest1);
+  ASSERT_EQ(next.cdevents.size(), 1u);
+  EXPECT_EQ(next.cdevents[0]["context"]["type"], "dev.cdevents.service.upgraded.0.3.0");
+}
+
+TEST_F(DeployerHandler, ComposeRunsTheNamedImageOfSeveral) {
+  auto r = deploy_request("run-1", '1', kDigest1, "1.0.0");
+  // Keys sort "api" < "web": the named one is deployed, not the alphabetically first.
+  r.run.outputs["build"]["images"] = {
+      {"api", {{"repository", "127.0.0.1:15000/acme/api"}, {"digest", kDigest1}}},
+      {"web", {{"repository", "127.0.0.1:15000/acme/web"}, {"digest", kDigest2}, {"artifact", "pkg:oci/web@x"}}}};
+  auto ambiguous = handle(r);
+  EXPECT_EQ(ambiguous.status, stage::StageResult::Status::failed);
+  EXPECT_NE(ambiguous.reason.find("deploy.compose.image: the run built 2 images (api, web): name the one to deploy"),
+            std::string::npos)
+      << ambiguous.reason;
+  r.settings["compose"]["image"] = "nope";
+  auto missing = handle(r);
+  EXPECT_EQ(missing.status, stage::StageResult::Status::failed);
+  EXPECT_NE(missing.reason.find("deploy.compose.image: the run built no image nope (built: api, web)"),
+            std::string::npos)
+      << missing.reason;
+  EXPECT_TRUE(backend_.calls.empty()) << "nothing deployed without a clear image";
+  r.settings["compose"]["image"] = "web";
+  auto web = handle(r);
+  ASSERT_EQ(web.status, stage::StageResult::Status::succeeded) << web.reason;
+  ASSERT_EQ(backend_.calls.size(), 1u);
+  EXPECT_EQ(backend_.calls[0].target.image, "127.0.0.1:15000/acme/web@" + kDigest2);
+  EXPECT_EQ(web.outputs["artifact"], "pkg:oci/web@x");
+  EXPECT_EQ(parse_compose_settings(backend_.calls[0].target.settings)->image, "web");
 }
 
 TEST_F(DeployerHandler, BackendFailureFailsTheStageAndLeavesStateAlone) {
