@@ -1,5 +1,6 @@
 #include "conveyor/bus/worker.hpp"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
@@ -47,6 +48,10 @@ struct Worker::Impl : public RdKafka::RebalanceCb {
   WorkerStats stats;
   log::Logger logger{"bus"};
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  // The consumer's queue: a finished handler yields it so the loop's
+  // consume() returns at once and resumes the partition (instead of after
+  // the poll timeout, which would delay the next message of that partition).
+  rd_kafka_queue_t* wake = nullptr;
   std::atomic<bool> stopping{false};
   std::stop_source stop_source;  // requested with `stopping`; handlers see its token
 
@@ -133,9 +138,19 @@ struct Worker::Impl : public RdKafka::RebalanceCb {
     } else {
       commit = dead_letter(job, result.error(), attempt);
     }
-    std::lock_guard lock(mu);
-    completions.push_back({job.tp, job.offset, commit});
-    finished_threads.push_back(std::this_thread::get_id());
+    {
+      std::lock_guard lock(mu);
+      completions.push_back({job.tp, job.offset, commit});
+      finished_threads.push_back(std::this_thread::get_id());
+    }
+    if (wake) rd_kafka_queue_yield(wake);
+  }
+
+  // After every worker thread was joined.
+  void close_consumer() {
+    if (wake) rd_kafka_queue_destroy(wake);
+    wake = nullptr;
+    if (consumer) consumer->close();
   }
 
   // Sends the original record to the DLQ with the error in headers; true when
@@ -236,7 +251,7 @@ Worker::~Worker() {
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
-  if (impl_->consumer) impl_->consumer->close();
+  impl_->close_consumer();
 }
 
 Result<std::unique_ptr<Worker>> Worker::create(const WorkerOptions& options, Producer& producer,
@@ -272,6 +287,7 @@ Result<std::unique_ptr<Worker>> Worker::create(const WorkerOptions& options, Pro
   }
   impl->consumer.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (!impl->consumer) return make_error(Errc::invalid_argument, "kafka consumer: " + err);
+  impl->wake = rd_kafka_queue_get_consumer(impl->consumer->c_ptr());
   const auto rc = impl->consumer->subscribe(options.topics);
   if (rc != RdKafka::ERR_NO_ERROR) return make_error(Errc::unavailable, "kafka subscribe: " + RdKafka::err2str(rc));
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
@@ -317,7 +333,7 @@ Result<void> Worker::run() {
     if (t.joinable()) t.join();
   }
   s.threads.clear();
-  s.consumer->close();
+  s.close_consumer();
   s.consumer.reset();
   return {};
 }
