@@ -1,7 +1,5 @@
 #include "git_repository.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -25,27 +23,12 @@ constexpr std::size_t kMaxHistory = 256u << 20;
 // git's error output kept in a reason.
 constexpr std::size_t kMaxReason = 800;
 
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-void replace_all(std::string& text, const std::string& what, const std::string& with) {
-  if (what.empty()) return;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size())) {
-    text.replace(at, what.size(), with);
-  }
-}
 
 std::string trim(std::string text) {
   const auto first = text.find_first_not_of(" \t\r\n");
@@ -60,26 +43,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
   }
   return out;
 }
@@ -113,19 +76,6 @@ bool valid_ref_name(const std::string& name) {
   return true;
 }
 
-// "scheme://user:password@host/..." -> "user:password" (decoded), if any.
-std::optional<std::string> url_credentials(const std::string& url) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string::npos) return std::nullopt;
-  const auto start = scheme + 3;
-  const auto slash = url.find('/', start);
-  const auto at = url.rfind('@', slash == std::string::npos ? url.size() : slash);
-  if (at == std::string::npos || at < start) return std::nullopt;
-  const std::string userinfo = url.substr(start, at - start);
-  if (userinfo.find(':') == std::string::npos) return std::nullopt;  // a user name alone is no secret
-  return percent_decode(userinfo);
-}
-
 std::string scheme_of(const std::string& url) {
   const auto colon = url.find("://");
   return colon == std::string::npos ? "" : lower(url.substr(0, colon));
@@ -138,44 +88,22 @@ std::string origin_of(const std::string& clean_url) {
   return (slash == std::string::npos ? clean_url : clean_url.substr(0, slash)) + "/";
 }
 
-// What git is given: the URL without credentials, and the Authorization
-// header value (from the token, else from credentials in the URL).
-struct Access {
-  std::string url;
-  std::optional<std::string> header;
-  std::vector<std::pair<std::string, std::string>> masks;  // secret -> replacement
-};
+// What git is given (gitops::remote_access), once the URL's scheme and the
+// token's transport were checked.
+using Access = gitops::RemoteAccess;
 
 Result<Access> access_of(const Remote& remote) {
-  Access a;
-  a.url = redact_url(remote.url);
-  const std::string scheme = scheme_of(a.url);
-  const bool path = scheme.empty() && starts_with(a.url, "/");
+  const std::string url = redact_url(remote.url);
+  const std::string scheme = scheme_of(url);
+  const bool path = scheme.empty() && starts_with(url, "/");
   if (!path && scheme != "https" && scheme != "http" && scheme != "ssh" && scheme != "file") {
     return make_error(Errc::invalid_argument,
-                      "clone URL " + a.url + ": only https://, http://, ssh://, file:// and absolute paths are supported");
+                      "clone URL " + url + ": only https://, http://, ssh://, file:// and absolute paths are supported");
   }
-  const auto userpass = url_credentials(remote.url);
-  if (remote.token && !remote.token->empty()) {
-    if (scheme != "https" && scheme != "http") {
-      return make_error(Errc::invalid_argument, "clone URL " + a.url + ": a token is only sent over http(s)");
-    }
-    a.header = authorization_header(*remote.token);
-    a.masks.emplace_back(*a.header, "***");
-    a.masks.emplace_back(base64("x-access-token:" + *remote.token), "***");
-    a.masks.emplace_back(*remote.token, "***");
-  } else if (userpass) {
-    a.header = "Basic " + base64(*userpass);
-    a.masks.emplace_back(*a.header, "***");
+  if (remote.token && !remote.token->empty() && scheme != "https" && scheme != "http") {
+    return make_error(Errc::invalid_argument, "clone URL " + url + ": a token is only sent over http(s)");
   }
-  if (userpass) {
-    a.masks.emplace_back(base64(*userpass), "***");
-    a.masks.emplace_back(userpass->substr(userpass->find(':') + 1), "***");
-  }
-  if (a.url != remote.url) a.masks.emplace_back(remote.url, a.url);
-  // Longest first, so a secret inside another is not half-masked.
-  std::sort(a.masks.begin(), a.masks.end(), [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
-  return a;
+  return gitops::remote_access(remote.url, remote.token);
 }
 
 process::Environment environment(const Access* access) {
@@ -236,7 +164,6 @@ struct Entry {
 
 }  // namespace
 
-std::string authorization_header(const std::string& token) { return "Basic " + base64("x-access-token:" + token); }
 
 struct GitRepository::Impl {
   std::string dir;
@@ -245,10 +172,7 @@ struct GitRepository::Impl {
   process::Environment env;
 
   std::string clean(std::string text) const {
-    if (access) {
-      for (const auto& [what, with] : access->masks) replace_all(text, what, with);
-    }
-    return text;
+    return access ? gitops::mask(*access, std::move(text)) : text;
   }
 
   std::string where() const { return access ? access->url : dir; }

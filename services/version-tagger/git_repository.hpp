@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 
+#include "conveyor/gitops/git.hpp"
 #include "conveyor/process/process.hpp"
 #include "repository.hpp"
 
@@ -79,8 +80,7 @@ class GitRepositories : public Repositories {
   GitOptions options_;
 };
 
-// The value of the Authorization header for a token: "Basic " +
-// base64("x-access-token:<token>") (what GitHub and most servers accept).
-std::string authorization_header(const std::string& token);
+// The value of the Authorization header for a token (shared with gitops).
+using gitops::authorization_header;
 
 }  // namespace conveyor::version_tagger

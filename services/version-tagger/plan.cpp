@@ -96,16 +96,6 @@ release::ChangelogContext changelog_context(const std::string& clone_url, const 
   return context;
 }
 
-std::string redact_url(const std::string& url) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  const auto start = scheme + 3;
-  const auto slash = url.find('/', start);
-  const auto at = url.rfind('@', slash == std::string::npos ? url.size() : slash);
-  if (at == std::string::npos || at < start) return url;
-  return url.substr(0, start) + url.substr(at + 1);
-}
-
 std::string to_valid_utf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "conveyor/gitops/gitops.hpp"
 #include "conveyor/release/analysis.hpp"
 #include "conveyor/release/changelog.hpp"
 #include "conveyor/release/next_version.hpp"
@@ -54,8 +55,8 @@ std::string prepend_changelog(const std::optional<std::string>& existing, const 
 release::ChangelogContext changelog_context(const std::string& clone_url, const std::string& repository);
 
 // `url` without user information ("https://user:token@host/x" ->
-// "https://host/x"): safe for logs, events and outputs.
-std::string redact_url(const std::string& url);
+// "https://host/x"): safe for logs, events and outputs (shared with gitops).
+using gitops::redact_url;
 
 // `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD:
 // commit messages and git's output reach JSON (outputs, events) only so.

@@ -73,52 +73,14 @@ std::optional<std::string> url_credentials(const std::string& url) {
   return percent_decode(userinfo);
 }
 
-// What git is given: the URL without credentials, and the Authorization
-// header value (from the token, else from credentials in the URL).
-struct Access {
-  std::string url;
-  std::optional<std::string> header;
-  std::vector<std::string> secrets;  // to mask in messages
-};
-
-Access access_of(const Remote& remote) {
-  Access a;
-  a.url = redact_url(remote.url);
-  const auto userpass = url_credentials(remote.url);
-  if (remote.token && !remote.token->empty()) {
-    a.header = authorization_header(*remote.token);
-    a.secrets = {*a.header, base64("x-access-token:" + *remote.token), *remote.token};
-  } else if (userpass) {
-    a.header = "Basic " + base64(*userpass);
-    a.secrets.push_back(*a.header);
-  }
-  if (userpass) {
-    a.secrets.push_back(base64(*userpass));
-    a.secrets.push_back(userpass->substr(userpass->find(':') + 1));
-  }
-  if (a.url != remote.url) a.secrets.push_back(remote.url);
-  return a;
-}
-
-// Masks what must never leave the process: the token and URL credentials
-// (plain, encoded, inside the header), and the URL as configured.
+// Masks what must never leave the process (see RemoteAccess).
 class Sanitizer {
  public:
-  Sanitizer(const Remote& remote, const Access& access) {
-    for (const auto& secret : access.secrets) {
-      if (secret.empty()) continue;
-      masks_.emplace_back(secret, secret == remote.url ? access.url : "***");
-    }
-    // Longest first, so a secret inside another is not half-masked.
-    std::sort(masks_.begin(), masks_.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
-  }
-  std::string operator()(std::string text) const {
-    for (const auto& [what, with] : masks_) replace_all(text, what, with);
-    return text;
-  }
+  explicit Sanitizer(RemoteAccess access) : access_(std::move(access)) {}
+  std::string operator()(std::string text) const { return mask(access_, std::move(text)); }
 
  private:
-  std::vector<std::pair<std::string, std::string>> masks_;
+  RemoteAccess access_;
 };
 
 std::string trim(std::string text) {
@@ -183,11 +145,11 @@ class GitCheckout : public Checkout {
  public:
   GitCheckout(GitOptions options, const Remote& remote, std::string dir)
       : options_(std::move(options)),
-        access_(access_of(remote)),
+        access_(remote_access(remote.url, remote.token)),
         branch_(remote.branch),
         dir_(std::move(dir)),
         env_(environment(access_.header)),
-        clean_(remote, access_) {}
+        clean_(access_) {}
 
   // Runs `git <args>` in the clone (or `cwd`).
   Result<process::Captured> git(std::vector<std::string> args, std::optional<std::string> input = std::nullopt,
@@ -362,7 +324,7 @@ class GitCheckout : public Checkout {
   }
 
   GitOptions options_;
-  Access access_;
+  RemoteAccess access_;
   std::string branch_;
   std::string dir_;
   process::Environment env_;
@@ -384,6 +346,36 @@ std::string redact_url(const std::string& url) {
 }
 
 std::string authorization_header(const std::string& token) { return "Basic " + base64("x-access-token:" + token); }
+
+RemoteAccess remote_access(const std::string& url, const std::optional<std::string>& token) {
+  RemoteAccess a;
+  a.url = redact_url(url);
+  const auto userpass = url_credentials(url);
+  if (token && !token->empty()) {
+    a.header = authorization_header(*token);
+    a.masks.emplace_back(*a.header, "***");
+    a.masks.emplace_back(base64("x-access-token:" + *token), "***");
+    a.masks.emplace_back(*token, "***");
+  } else if (userpass) {
+    a.header = "Basic " + base64(*userpass);
+    a.masks.emplace_back(*a.header, "***");
+  }
+  if (userpass) {
+    a.masks.emplace_back(base64(*userpass), "***");
+    a.masks.emplace_back(userpass->substr(userpass->find(':') + 1), "***");
+  }
+  if (a.url != url) a.masks.emplace_back(url, a.url);
+  std::erase_if(a.masks, [](const auto& m) { return m.first.empty(); });
+  // Longest first, so a secret inside another is not half-masked.
+  std::stable_sort(a.masks.begin(), a.masks.end(),
+                   [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+  return a;
+}
+
+std::string mask(const RemoteAccess& access, std::string text) {
+  for (const auto& [what, with] : access.masks) replace_all(text, what, with);
+  return text;
+}
 
 process::Environment git_environment(const std::optional<std::string>& token) {
   return environment(token && !token->empty() ? std::optional<std::string>(authorization_header(*token)) : std::nullopt);

@@ -83,7 +83,7 @@ TEST_F(ComposeTest, OverrideDocumentRoundTripsAndQuotesAnything) {
 }
 
 TEST_F(ComposeTest, UpCommandLines) {
-  ComposeSettings s{"shop", "/srv/shop/compose.yaml", "app", "podman", std::chrono::minutes(1)};
+  ComposeSettings s{"shop", "/srv/shop/compose.yaml", "app", "podman", std::chrono::minutes(1), ""};
   EXPECT_EQ(up_argv(s, "/var/lib/o.yaml"),
             (std::vector<std::string>{"podman-compose", "-p", "shop", "-f", "/srv/shop/compose.yaml", "-f",
                                       "/var/lib/o.yaml", "up", "-d", "--no-deps", "--force-recreate", "app"}));

@@ -25,6 +25,8 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "conveyor/process/process.hpp"
 #include "conveyor/gitops/gitops.hpp"
@@ -54,5 +56,23 @@ process::Environment git_environment(const std::optional<std::string>& token);
 // The value of the Authorization header for a token: "Basic " +
 // base64("x-access-token:<token>") (what GitHub and most servers accept).
 std::string authorization_header(const std::string& token);
+
+// How git reaches a remote without credentials in argv, URLs or messages
+// (shared by every git user: gitops, the version-tagger's repository).
+struct RemoteAccess {
+  std::string url;                    // the URL without user information (redact_url)
+  std::optional<std::string> header;  // Authorization value: from the token, else from the URL's user:password
+  // What must never leave the process, longest first, each with its
+  // replacement: "***" for the token and passwords (plain, base64, inside the
+  // header), the redacted URL for the URL as configured.
+  std::vector<std::pair<std::string, std::string>> masks;
+};
+
+// The access for `url` (any scheme; only scheme://user:password@ URLs carry
+// credentials) and an optional https token (empty = none); never fails.
+RemoteAccess remote_access(const std::string& url, const std::optional<std::string>& token);
+
+// `text` with every mask of `access` applied (for error messages and logs).
+std::string mask(const RemoteAccess& access, std::string text);
 
 }  // namespace conveyor::gitops
